@@ -1,0 +1,58 @@
+using Microsoft.AspNetCore.Diagnostics;
+using Platform.Api.Endpoints;
+using Platform.Api.Hosting;
+using Platform.Executor;
+using Platform.Executor.Storage;
+
+var builder = WebApplication.CreateBuilder(args);
+
+// The port Inngest SDKs look for in dev mode; --urls or ASPNETCORE_URLS override it.
+if (string.IsNullOrWhiteSpace(builder.Configuration["urls"]))
+{
+    builder.WebHost.UseUrls("http://127.0.0.1:8288");
+}
+
+builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = EventEndpoints.MaxRequestBytes + 1024);
+
+var (connectionString, embedded) = await DatabaseBootstrap.ResolveAsync(builder, CancellationToken.None);
+builder.Services.AddPlatformExecutor(builder.Configuration, connectionString);
+builder.Services.AddProblemDetails();
+builder.Services.AddEndpointsApiExplorer();
+builder.Services.AddSwaggerGen(o => o.SwaggerDoc("v1", new() { Title = "Durable function platform", Version = "v1" }));
+
+var app = builder.Build();
+
+app.UseExceptionHandler(errors => errors.Run(async context =>
+{
+    // The database being down is not a bug of ours: say so with a 503 the client can retry.
+    var error = context.Features.Get<IExceptionHandlerFeature>()?.Error;
+    var unavailable = error is not null && PlatformDatabase.IsUnavailable(error);
+    context.Response.StatusCode = unavailable ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status500InternalServerError;
+    await Results.Problem(
+        statusCode: context.Response.StatusCode,
+        detail: unavailable ? "The database is unavailable; retry shortly" : "An unexpected error occurred; see the platform log").ExecuteAsync(context);
+}));
+
+app.UseSwagger();
+app.UseSwaggerUI();
+
+app.MapHealth();
+app.MapEventApi();
+app.MapRegisterApi();
+app.MapManagementApi();
+
+await app.Services.MigrateAsync(CancellationToken.None);
+
+if (embedded is not null)
+{
+    app.Lifetime.ApplicationStopped.Register(() => embedded.StopAsync(CancellationToken.None).GetAwaiter().GetResult());
+}
+
+app.Lifetime.ApplicationStarted.Register(() => app.Logger.LogInformation(
+    "Platform listening on {Urls}. Dev mode: no signing or event keys are configured, so any event key is accepted and apps are not verified; keep it on loopback.",
+    string.Join(", ", app.Urls)));
+
+await app.RunAsync();
+
+/// <summary>Entry point, visible to <c>WebApplicationFactory</c> in tests.</summary>
+public partial class Program;

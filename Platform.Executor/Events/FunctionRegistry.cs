@@ -1,0 +1,73 @@
+using System.Text.Json;
+using Npgsql;
+using Platform.Executor.Storage;
+
+namespace Platform.Executor.Events;
+
+/// <summary>An event trigger of a function: an exact name or a <c>prefix/*</c> wildcard, with an optional CEL filter.</summary>
+public sealed record EventTrigger(string Event, bool IsPrefix, string? Expression)
+{
+    public bool Matches(string name) => IsPrefix ? name.StartsWith(Event, StringComparison.Ordinal) : name == Event;
+
+    public static EventTrigger Parse(string name, string? expression) =>
+        name.EndsWith('*') ? new EventTrigger(name[..^1], true, expression) : new EventTrigger(name, false, expression);
+}
+
+/// <summary>An active function as event matching needs it.</summary>
+public sealed record TriggeredFunction(Guid Id, string Slug, IReadOnlyList<EventTrigger> Triggers);
+
+/// <summary>
+/// The active functions and their event triggers, cached briefly. A sync in this process invalidates at once;
+/// a sync in another process is seen within <see cref="MaxAge"/>.
+/// </summary>
+public sealed class FunctionRegistry(PlatformDatabase database, TimeProvider time)
+{
+    public static readonly TimeSpan MaxAge = TimeSpan.FromSeconds(2);
+    private volatile Snapshot? _snapshot;
+
+    private sealed record Snapshot(IReadOnlyList<TriggeredFunction> Functions, long LoadedAt);
+
+    public void Invalidate() => _snapshot = null;
+
+    public async Task<IReadOnlyList<TriggeredFunction>> GetAsync(CancellationToken cancellationToken)
+    {
+        var snapshot = _snapshot;
+        if (snapshot is not null && time.GetElapsedTime(snapshot.LoadedAt) < MaxAge)
+        {
+            return snapshot.Functions;
+        }
+
+        var functions = new List<TriggeredFunction>();
+        await using var connection = await database.DataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("SELECT id, slug, triggers::text FROM platform.functions WHERE archived_at IS NULL", connection);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            functions.Add(new TriggeredFunction(reader.GetGuid(0), reader.GetString(1), ParseTriggers(reader.GetString(2))));
+        }
+
+        _snapshot = new Snapshot(functions, time.GetTimestamp());
+        return functions;
+    }
+
+    public static IReadOnlyList<EventTrigger> ParseTriggers(string triggersJson)
+    {
+        using var doc = JsonDocument.Parse(triggersJson);
+        var triggers = new List<EventTrigger>();
+        if (doc.RootElement.ValueKind != JsonValueKind.Array)
+        {
+            return triggers;
+        }
+
+        foreach (var t in doc.RootElement.EnumerateArray())
+        {
+            if (t.ValueKind == JsonValueKind.Object && t.TryGetProperty("event", out var e) && e.ValueKind == JsonValueKind.String && e.GetString() is { Length: > 0 } name)
+            {
+                var expression = t.TryGetProperty("expression", out var x) && x.ValueKind == JsonValueKind.String ? x.GetString() : null;
+                triggers.Add(EventTrigger.Parse(name, string.IsNullOrWhiteSpace(expression) ? null : expression));
+            }
+        }
+
+        return triggers;
+    }
+}

@@ -1,0 +1,114 @@
+using Hangfire;
+using Hangfire.PostgreSql;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Platform.Executor.Apps;
+using Platform.Executor.Events;
+using Platform.Executor.Queries;
+using Platform.Executor.Runs;
+using Platform.Executor.Scheduling;
+using Platform.Executor.Storage;
+
+namespace Platform.Executor;
+
+public static class ExecutorServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers the engine: store, ingest, sync, executor, Hangfire (own schema, own pool) and the sweeper.
+    /// Call <see cref="MigrateAsync"/> before the host starts.
+    /// </summary>
+    public static IServiceCollection AddPlatformExecutor(this IServiceCollection services, IConfiguration configuration, string connectionString)
+    {
+        services.Configure<ExecutorOptions>(configuration.GetSection(ExecutorOptions.Section));
+        services.TryAddSingleton(TimeProvider.System);
+
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        builder.ApplicationName ??= "platform";
+        if (builder.KeepAlive == 0)
+        {
+            builder.KeepAlive = 30;
+        }
+
+        var platformConnection = builder.ConnectionString;
+        services.AddSingleton(_ => new PlatformDatabase(new NpgsqlDataSourceBuilder(platformConnection).Build()));
+        services.AddDbContextFactory<PlatformDbContext>((sp, o) => o
+            .UseNpgsql(sp.GetRequiredService<PlatformDatabase>().DataSource, npgsql => npgsql
+                .MigrationsHistoryTable("__ef_migrations", "platform")
+                .EnableRetryOnFailure())
+            .UseSnakeCaseNamingConvention());
+
+        services.AddSingleton<Expressions>();
+        services.AddSingleton<FunctionRegistry>();
+        services.AddSingleton<EventIngest>();
+        services.AddSingleton<AppSync>();
+        services.AddSingleton<RunStore>();
+        services.AddSingleton<RunCommands>();
+        services.AddSingleton<PlatformQueries>();
+        services.AddTransient<RunExecutor>();
+        services.AddTransient<RunJob>();
+        services.AddHttpClient<AppCaller>(AppCaller.HttpClientName)
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
+            {
+                AllowAutoRedirect = false,
+                ConnectTimeout = TimeSpan.FromSeconds(10),
+                PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+                MaxConnectionsPerServer = 256,
+            })
+            .ConfigureHttpClient(c => c.Timeout = Timeout.InfiniteTimeSpan);
+        services.AddHttpClient<AppSyncClient>()
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false })
+            .ConfigureHttpClient(c => c.Timeout = TimeSpan.FromSeconds(30));
+
+        services.AddSingleton<IRunDispatcher, HangfireRunDispatcher>();
+        services.AddSingleton<DispatchQueue>();
+        services.AddHostedService(sp => sp.GetRequiredService<DispatchQueue>());
+        services.AddSingleton<Sweeper>();
+        services.AddHostedService(sp => sp.GetRequiredService<Sweeper>());
+
+        // Hangfire: settings measured in hangfire.md (sliding invisibility, no long polling, 1 s polls).
+        var hangfireConnection = new NpgsqlConnectionStringBuilder(platformConnection) { ApplicationName = "platform-hangfire" }.ConnectionString;
+        services.AddHangfire((sp, config) =>
+        {
+            var options = sp.GetRequiredService<IOptions<ExecutorOptions>>().Value;
+            config.SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
+                .UseSimpleAssemblyNameTypeSerializer()
+                .UseRecommendedSerializerSettings()
+                .UsePostgreSqlStorage(o => o.UseNpgsqlConnection(hangfireConnection), new PostgreSqlStorageOptions
+                {
+                    SchemaName = "hangfire",
+                    QueuePollInterval = options.QueuePollInterval,
+                    EnableLongPolling = false,
+                    UseSlidingInvisibilityTimeout = true,
+                    InvisibilityTimeout = TimeSpan.FromMinutes(5),
+                    DistributedLockTimeout = TimeSpan.FromMinutes(1),
+                    PrepareSchemaIfNecessary = true,
+                });
+        });
+
+        var workers = configuration.GetSection(ExecutorOptions.Section).GetValue<int?>(nameof(ExecutorOptions.WorkerCount)) ?? new ExecutorOptions().WorkerCount;
+        if (workers > 0)
+        {
+            services.AddHangfireServer((sp, o) =>
+            {
+                var options = sp.GetRequiredService<IOptions<ExecutorOptions>>().Value;
+                o.WorkerCount = options.WorkerCount;
+                o.SchedulePollingInterval = options.SchedulePollingInterval;
+                o.ServerName = $"{Environment.MachineName}:{Environment.ProcessId}";
+            });
+        }
+
+        return services;
+    }
+
+    /// <summary>Applies the EF Core migrations (idempotent; safe with several processes starting at once).</summary>
+    public static async Task MigrateAsync(this IServiceProvider services, CancellationToken cancellationToken)
+    {
+        var factory = services.GetRequiredService<IDbContextFactory<PlatformDbContext>>();
+        await using var db = await factory.CreateDbContextAsync(cancellationToken);
+        await db.Database.MigrateAsync(cancellationToken);
+    }
+}

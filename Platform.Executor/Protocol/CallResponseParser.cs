@@ -1,0 +1,278 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace Platform.Executor.Protocol;
+
+/// <summary>The parts of an HTTP reply the classifier looks at.</summary>
+public sealed record RawCallResponse(
+    int StatusCode,
+    string? ContentType,
+    bool HasSdkHeader,
+    string? NoRetryHeader,
+    string? RetryAfterHeader,
+    ReadOnlyMemory<byte> Body,
+    bool BodyTooLarge);
+
+/// <summary>
+/// Turns an app's HTTP reply into a <see cref="CallOutcome"/> (protocol.md §10.1). Pure: no I/O, so every
+/// malformed reply (bad JSON, wrong content type, proxy pages) is unit-tested here.
+/// </summary>
+public static class CallResponseParser
+{
+    private static readonly JsonDocumentOptions s_jsonOptions = new() { MaxDepth = 128 };
+
+    public static CallOutcome Parse(RawCallResponse response)
+    {
+        if (response.BodyTooLarge)
+        {
+            return new CallFailed(response.StatusCode,
+                ErrorJson.Create("OutputTooLargeError", "The app's reply is larger than the platform's limit for a step output"),
+                Final: true, null);
+        }
+
+        var retryAfter = ParseRetryAfter(response.RetryAfterHeader);
+        var noRetry = string.Equals(response.NoRetryHeader?.Trim(), "true", StringComparison.OrdinalIgnoreCase);
+
+        if (response.StatusCode == 201)
+        {
+            return ParseStreamed(response);
+        }
+
+        if (response.StatusCode is 200 or 206)
+        {
+            // A 2xx without the SDK's header is not an SDK reply (a proxy or a login page): retry.
+            if (!response.HasSdkHeader)
+            {
+                return Retryable(response.StatusCode, "NotAnSdkReplyError",
+                    $"HTTP {response.StatusCode} without the X-Inngest-Sdk header ({Describe(response.ContentType)}): not an SDK reply");
+            }
+
+            if (!IsJsonContentType(response.ContentType))
+            {
+                return Retryable(response.StatusCode, "InvalidReplyError",
+                    $"HTTP {response.StatusCode} with content type {Describe(response.ContentType)}; expected application/json");
+            }
+
+            if (!TryParseJson(response.Body.Span, out var doc, out var parseError))
+            {
+                return Retryable(response.StatusCode, "InvalidReplyError", $"HTTP {response.StatusCode} with a body that is not JSON: {parseError}");
+            }
+
+            using (doc)
+            {
+                if (response.StatusCode == 200)
+                {
+                    return new FunctionCompleted(doc!.RootElement.GetRawText());
+                }
+
+                return ParseOps(doc!.RootElement, noRetry, retryAfter, response.StatusCode);
+            }
+        }
+
+        // Errors: body is a serialized error when the SDK answered; anything else is wrapped.
+        var errorJson = ErrorFromBody(response);
+        var final = noRetry && response.HasSdkHeader && response.StatusCode is >= 400 and < 500;
+        return new CallFailed(response.StatusCode, errorJson, final, retryAfter);
+    }
+
+    private static CallOutcome ParseOps(JsonElement root, bool noRetry, RetryAfter? retryAfter, int status)
+    {
+        var ops = new List<Op>();
+        if (root.ValueKind == JsonValueKind.Object)
+        {
+            if (!TryParseOp(root, out var op, out var error))
+            {
+                return Retryable(status, "InvalidReplyError", error);
+            }
+
+            ops.Add(op);
+        }
+        else if (root.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var element in root.EnumerateArray())
+            {
+                if (!TryParseOp(element, out var op, out var error))
+                {
+                    return Retryable(status, "InvalidReplyError", error);
+                }
+
+                ops.Add(op);
+            }
+        }
+        else
+        {
+            return Retryable(status, "InvalidReplyError", $"HTTP 206 with a JSON {root.ValueKind}; expected an array of ops");
+        }
+
+        return new OpsReturned(ops, noRetry, retryAfter);
+    }
+
+    private static bool TryParseOp(JsonElement e, out Op op, out string error)
+    {
+        op = null!;
+        if (e.ValueKind != JsonValueKind.Object)
+        {
+            error = $"an op is a JSON {e.ValueKind}; expected an object";
+            return false;
+        }
+
+        var opName = GetString(e, "op");
+        if (string.IsNullOrEmpty(opName))
+        {
+            error = "an op has no \"op\" field";
+            return false;
+        }
+
+        var id = GetString(e, "id");
+        if (string.IsNullOrEmpty(id) && opName is not (OpNames.RunComplete or OpNames.DiscoveryRequest))
+        {
+            error = $"a {opName} op has no \"id\"";
+            return false;
+        }
+
+        if (id is { Length: > 128 })
+        {
+            error = "an op id is longer than 128 characters";
+            return false;
+        }
+
+        JsonElement? opts = e.TryGetProperty("opts", out var o) && o.ValueKind == JsonValueKind.Object ? o.Clone() : null;
+        var data = e.TryGetProperty("data", out var d) ? d.GetRawText() : null;
+        var err = e.TryGetProperty("error", out var x) && x.ValueKind != JsonValueKind.Null ? x.GetRawText() : null;
+        op = new Op(id ?? "", opName, GetString(e, "name"), GetString(e, "displayName"), opts, data, err);
+        error = "";
+        return true;
+    }
+
+    private static CallOutcome ParseStreamed(RawCallResponse response)
+    {
+        // Streaming (protocol.md §17.3): 201, keep-alive spaces, then {"status","headers","body":"<string>"}.
+        if (!TryParseJson(response.Body.Span, out var doc, out var parseError))
+        {
+            return Retryable(201, "InvalidReplyError", $"streamed reply is not JSON: {parseError}");
+        }
+
+        using (doc)
+        {
+            var root = doc!.RootElement;
+            if (root.ValueKind != JsonValueKind.Object
+                || !root.TryGetProperty("status", out var st) || !st.TryGetInt32(out var status)
+                || !root.TryGetProperty("body", out var b) || b.ValueKind != JsonValueKind.String)
+            {
+                return Retryable(201, "InvalidReplyError", "streamed reply is not a {status, headers, body} envelope");
+            }
+
+            string? header(string name)
+            {
+                if (root.TryGetProperty("headers", out var h) && h.ValueKind == JsonValueKind.Object)
+                {
+                    foreach (var p in h.EnumerateObject())
+                    {
+                        if (string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase) && p.Value.ValueKind == JsonValueKind.String)
+                        {
+                            return p.Value.GetString();
+                        }
+                    }
+                }
+
+                return null;
+            }
+
+            var inner = new RawCallResponse(status, header("Content-Type") ?? "application/json", true,
+                header("X-Inngest-No-Retry"), header("Retry-After"), Encoding.UTF8.GetBytes(b.GetString() ?? ""), false);
+            return status == 201 ? Retryable(201, "InvalidReplyError", "nested streamed envelope") : Parse(inner);
+        }
+    }
+
+    private static string ErrorFromBody(RawCallResponse response)
+    {
+        var status = response.StatusCode;
+        if (response.HasSdkHeader && TryParseJson(response.Body.Span, out var doc, out _))
+        {
+            using (doc)
+            {
+                if (doc!.RootElement.ValueKind == JsonValueKind.Object)
+                {
+                    return doc.RootElement.GetRawText();
+                }
+            }
+        }
+
+        var text = Encoding.UTF8.GetString(response.Body.Span[..Math.Min(response.Body.Length, 512)]);
+        var origin = response.HasSdkHeader ? "the app" : "something that is not the SDK (no X-Inngest-Sdk header)";
+        return ErrorJson.Create("HttpError", $"HTTP {status} from {origin}: {text}");
+    }
+
+    private static CallFailed Retryable(int? status, string name, string message) =>
+        new(status, ErrorJson.Create(name, message), Final: false, null);
+
+    public static RetryAfter? ParseRetryAfter(string? value)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return null;
+        }
+
+        value = value.Trim();
+        if (value.Length <= 7 && int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds))
+        {
+            return new RetryAfter(TimeSpan.FromSeconds(seconds), null);
+        }
+
+        if (DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var at))
+        {
+            return new RetryAfter(null, at);
+        }
+
+        return null;
+    }
+
+    private static bool IsJsonContentType(string? contentType) =>
+        contentType is not null && contentType.Contains("json", StringComparison.OrdinalIgnoreCase);
+
+    private static string Describe(string? contentType) => contentType is null ? "no content type" : $"'{contentType}'";
+
+    private static bool TryParseJson(ReadOnlySpan<byte> body, out JsonDocument? doc, out string error)
+    {
+        doc = null;
+        error = "";
+        var trimmed = TrimWhitespace(body);
+        if (trimmed.IsEmpty)
+        {
+            error = "empty body";
+            return false;
+        }
+
+        try
+        {
+            doc = JsonDocument.Parse(trimmed.ToArray(), s_jsonOptions);
+            return true;
+        }
+        catch (JsonException ex)
+        {
+            error = ex.Message;
+            return false;
+        }
+    }
+
+    private static ReadOnlySpan<byte> TrimWhitespace(ReadOnlySpan<byte> s)
+    {
+        var start = 0;
+        while (start < s.Length && s[start] is (byte)' ' or (byte)'\n' or (byte)'\r' or (byte)'\t')
+        {
+            start++;
+        }
+
+        var end = s.Length;
+        while (end > start && s[end - 1] is (byte)' ' or (byte)'\n' or (byte)'\r' or (byte)'\t')
+        {
+            end--;
+        }
+
+        return s[start..end];
+    }
+
+    private static string? GetString(JsonElement e, string name) =>
+        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+}

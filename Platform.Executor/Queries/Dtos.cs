@@ -1,0 +1,35 @@
+using System.Text.Json;
+
+namespace Platform.Executor.Queries;
+
+// What the management API and the dashboard read. One vocabulary: App, Function, Event, Run, Step, Attempt.
+
+public sealed record Page<T>(IReadOnlyList<T> Items, string? NextCursor);
+
+public sealed record AppDto(Guid Id, string Name, string Url, string? Sdk, string? Framework, string? AppVersion,
+    DateTimeOffset CreatedAt, DateTimeOffset SyncedAt, int FunctionCount);
+
+public sealed record FunctionDto(Guid Id, string Slug, string Name, string AppName, string Url, int Retries,
+    JsonElement Triggers, JsonElement Config, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, bool Archived);
+
+public sealed record EventDto(string Id, string EventId, string Name, JsonElement Data, long Ts, string? V, DateTimeOffset ReceivedAt);
+
+public sealed record RunSummaryDto(string Id, string Status, string FunctionSlug, string FunctionName, string EventId,
+    string EventName, DateTimeOffset CreatedAt, DateTimeOffset? StartedAt, DateTimeOffset? EndedAt);
+
+/// <summary>A failed attempt of a step (or of the function call itself, step id <c>step</c>).</summary>
+public sealed record AttemptDto(int Attempt, JsonElement Error, DateTimeOffset At, DateTimeOffset? RetryAt);
+
+/// <summary>
+/// A step of a run. <see cref="Status"/>: Completed, Failed, Sleeping, Waiting, Running (planned or retrying).
+/// <see cref="IdempotencyKey"/> is <c>{runId}:{stepId}</c>, the key the SDK hands to user code.
+/// </summary>
+public sealed record StepDto(string StepId, string Name, string Op, string Status, int Attempts, JsonElement? Output,
+    JsonElement? Error, DateTimeOffset? StartedAt, DateTimeOffset? CompletedAt, DateTimeOffset? DueAt,
+    string IdempotencyKey, IReadOnlyList<AttemptDto> FailedAttempts);
+
+public sealed record RunDetailDto(string Id, string Status, string FunctionSlug, string FunctionName, Guid FunctionId,
+    EventDto Event, JsonElement? Output, JsonElement? Error, DateTimeOffset CreatedAt, DateTimeOffset? StartedAt,
+    DateTimeOffset? EndedAt, DateTimeOffset? NextWakeAt, IReadOnlyList<StepDto> Steps, IReadOnlyList<AttemptDto> FunctionAttempts);
+
+public sealed record RunFilter(IReadOnlyList<string>? Statuses, string? Function, DateTimeOffset? From, DateTimeOffset? To, string? Cursor, int Limit);

@@ -1,0 +1,232 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Platform.Executor.Protocol;
+using Platform.Executor.Scheduling;
+
+namespace Platform.Executor.Runs;
+
+/// <summary>
+/// Drives one run through consecutive steps until it must wait (invariant 5): claim, then loop
+/// { decide (pure) → call the app → apply (pure) → commit under the fence }, then release with a wake-up time.
+///
+/// If the process dies:
+/// - before the claim commits: nothing happened; the queue or the sweeper hands the run out again.
+/// - during a call to the app: the lease expires (TTL &gt; HTTP timeout), the sweeper re-dispatches, the step runs
+///   again (at-least-once; the app deduplicates with the run id and step id).
+/// - after the app answered, before the commit: same as above; the reply is lost, nothing half-written.
+/// - after the commit, before scheduling the wake-up: <c>runs.next_wake_at</c> is stored, the sweeper re-dispatches.
+/// A worker that lost its lease (cancel, takeover) fails its fenced commit and stops without writing.
+/// </summary>
+public sealed partial class RunExecutor(
+    RunStore store,
+    AppCaller caller,
+    IRunDispatcher dispatcher,
+    IOptions<ExecutorOptions> options,
+    ILogger<RunExecutor> logger)
+{
+    private static readonly string s_processId = $"{Environment.MachineName}:{Environment.ProcessId}";
+    private readonly ExecutorOptions _options = options.Value;
+
+    /// <summary>Drives the run if it is due and free; returns quietly otherwise.</summary>
+    public async Task DriveAsync(string runId, CancellationToken cancellationToken)
+    {
+        var owner = $"{s_processId}:{Guid.NewGuid():N}";
+        var run = await store.ClaimAsync(runId, owner, _options.LeaseTtl, cancellationToken);
+        if (run is null)
+        {
+            LogNotClaimed(runId);
+            return;
+        }
+
+        var clock = Stopwatch.StartNew();
+        DateTimeOffset Now() => run.DbNow + clock.Elapsed;
+        var policy = new RunPolicy(run.Retries + 1, _options.RetryBaseDelay, _options.RetryMaxDelay, _options.MaxStepsPerRun);
+        var memoKeys = new HashSet<string>(run.Memo.Keys, StringComparer.Ordinal);
+
+        try
+        {
+            var decision = RunStateMachine.Next(run.State, memoKeys, Now());
+            while (true)
+            {
+                Transition transition;
+                switch (decision)
+                {
+                    case SuspendDecision suspend when suspend.Until - Now() <= _options.InlineWaitThreshold && suspend.Status != RunStatus.Waiting:
+                        // A short backoff or sleep: wait here rather than through the scheduler's poll.
+                        await Task.Delay(suspend.Until - Now() is var d && d > TimeSpan.Zero ? d : TimeSpan.Zero, cancellationToken);
+                        decision = RunStateMachine.Next(run.State, memoKeys, Now());
+                        continue;
+
+                    case SuspendDecision suspend:
+                        await CommitAsync(run, new Transition(run.State, [], [], [], null), new SuspendDecision(suspend.Until, suspend.Status), memoKeys, cancellationToken);
+                        return;
+
+                    case ResolveDecision resolve:
+                        transition = await ResolveAsync(run, resolve, memoKeys, Now(), cancellationToken);
+                        break;
+
+                    case CallDecision call:
+                        transition = await CallAsync(run, call, memoKeys, policy, Now, cancellationToken);
+                        break;
+
+                    default:
+                        throw new InvalidOperationException($"unknown decision {decision}");
+                }
+
+                // Decide the next move before committing, so a suspension or the end is written in the same commit.
+                var after = transition.Completion is not null
+                    ? null
+                    : RunStateMachine.Next(transition.State, Union(memoKeys, transition.Memos), Now());
+                if (after is not SuspendDecision && after is not null && clock.Elapsed > _options.SliceDuration)
+                {
+                    // Fairness: yield the worker; the run is due again at once.
+                    after = new SuspendDecision(Now(), RunStatus.Running);
+                }
+
+                var keepGoing = await CommitAsync(run, transition, after, memoKeys, cancellationToken);
+                if (!keepGoing || after is null or SuspendDecision)
+                {
+                    return;
+                }
+
+                decision = after;
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Shutting down: hand the run back at once rather than waiting for the lease to expire.
+            await store.ReleaseAsync(run, CancellationToken.None);
+        }
+    }
+
+    private async Task<Transition> ResolveAsync(ClaimedRun run, ResolveDecision resolve, HashSet<string> memoKeys, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        foreach (var item in resolve.Items.Where(i => i.Kind == WorkKind.Wait && !memoKeys.Contains(i.StepId)))
+        {
+            var (consumed, matched) = await store.ConsumeWaitAsync(run.RunId, item.StepId, cancellationToken);
+            if (!consumed && matched is not null)
+            {
+                // An event won the race against the timeout: it is already stored.
+                run.Memo[item.StepId] = matched;
+                memoKeys.Add(item.StepId);
+            }
+        }
+
+        return RunStateMachine.Resolve(run.State, resolve.Items, memoKeys, now);
+    }
+
+    private async Task<Transition> CallAsync(ClaimedRun run, CallDecision call, HashSet<string> memoKeys, RunPolicy policy, Func<DateTimeOffset> now, CancellationToken cancellationToken)
+    {
+        var memo = run.Memo.ToList();
+        async Task<(WorkItem Item, CallOutcome Outcome, DateTimeOffset Started)> one(WorkItem item)
+        {
+            var started = now();
+            var body = CallRequestBuilder.Build(run.RunId, item, policy.MaxAttempts, run.State.DisableImmediateExecution, run.EventJson, memo);
+            var outcome = await caller.CallAsync(run.FunctionUrl, run.FunctionSlug, run.RunId, item.StepId, body, cancellationToken);
+            LogCalled(run.RunId, item.StepId, item.Attempt, outcome.GetType().Name);
+            return (item, outcome, started);
+        }
+
+        var results = call.Items.Count == 1
+            ? [await one(call.Items[0])]
+            : await Task.WhenAll(call.Items.Select(one));
+
+        // Fold the replies in order into one transition (parallel steps commit together).
+        var state = run.State;
+        var memos = new List<MemoWrite>();
+        var attempts = new List<AttemptLog>();
+        var waits = new List<WorkItem>();
+        Completion? completion = null;
+        foreach (var (item, outcome, started) in results)
+        {
+            var t = RunStateMachine.Apply(state, item, outcome, Union(memoKeys, memos), policy, started, now(), Random.Shared.NextDouble());
+            state = t.State;
+            memos.AddRange(t.Memos);
+            attempts.AddRange(t.Attempts);
+            waits.AddRange(t.NewWaits);
+            if (t.Completion is not null)
+            {
+                completion = t.Completion;
+                break;
+            }
+        }
+
+        return new Transition(state, memos, attempts, waits, completion);
+    }
+
+    /// <summary>Commits; false when the fence failed (the run is no longer ours).</summary>
+    private async Task<bool> CommitAsync(ClaimedRun run, Transition transition, Decision? after, HashSet<string> memoKeys, CancellationToken cancellationToken)
+    {
+        var (disposition, status, until) = (transition.Completion, after) switch
+        {
+            ({ } c, _) => (Disposition.Final, c.Status, (DateTimeOffset?)null),
+            (null, SuspendDecision s) => (Disposition.Suspend, s.Status, s.Until),
+            _ => (Disposition.Continue, RunStatus.Running, (DateTimeOffset?)null),
+        };
+
+        var result = await store.CommitAsync(run, new CommitRequest(transition, disposition, status, until), _options.LeaseTtl, CancellationToken.None);
+        if (!result.Committed)
+        {
+            LogLostLease(run.RunId);
+            return false;
+        }
+
+        foreach (var memo in transition.Memos)
+        {
+            run.Memo[memo.StepId] = result.Stored.TryGetValue(memo.StepId, out var stored) ? stored : memo.OutputJson;
+            memoKeys.Add(memo.StepId);
+        }
+
+        if (result.Conflicts.Count > 0)
+        {
+            LogDuplicateStep(run.RunId, string.Join(",", result.Conflicts));
+        }
+
+        run.State = transition.State;
+        if (transition.Completion is { } completion)
+        {
+            LogFinished(run.RunId, completion.Status);
+        }
+        else if (disposition == Disposition.Suspend && result.DueNow)
+        {
+            // Due at once (a yield, or a wait matched while we held the lease). Later wake-ups need no action:
+            // next_wake_at is stored and the wake-up loop dispatches the run when it falls due. If we die
+            // before this line, the same loop finds the run.
+            await dispatcher.DispatchAsync([run.RunId], cancellationToken);
+        }
+
+        return true;
+    }
+
+    private static HashSet<string> Union(HashSet<string> memoKeys, IReadOnlyList<MemoWrite> memos)
+    {
+        if (memos.Count == 0)
+        {
+            return memoKeys;
+        }
+
+        var union = new HashSet<string>(memoKeys, StringComparer.Ordinal);
+        foreach (var m in memos)
+        {
+            union.Add(m.StepId);
+        }
+
+        return union;
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Run {RunId} not claimed: not due, leased elsewhere, or final")]
+    private partial void LogNotClaimed(string runId);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Run {RunId}: called step {StepId} attempt {Attempt}: {Outcome}")]
+    private partial void LogCalled(string runId, string stepId, int attempt, string outcome);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} lost its lease (cancelled or taken over); its last reply was discarded")]
+    private partial void LogLostLease(string runId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId}: steps {StepIds} were already stored by another worker; the first output wins")]
+    private partial void LogDuplicateStep(string runId, string stepIds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} finished: {Status}")]
+    private partial void LogFinished(string runId, RunStatus status);
+}

@@ -1,0 +1,334 @@
+using System.Security.Cryptography;
+using System.Text;
+using Npgsql;
+using NpgsqlTypes;
+using Platform.Executor.Storage;
+
+namespace Platform.Executor.Runs;
+
+/// <summary>A run as claimed by one worker: everything the loop needs, read in one round trip.</summary>
+public sealed class ClaimedRun
+{
+    public required string RunId { get; init; }
+    public required string Owner { get; init; }
+    public required long Version { get; set; }
+    public required long WakeSeq { get; init; }
+    public required RunState State { get; set; }
+    public required string FunctionSlug { get; init; }
+    public required string FunctionUrl { get; init; }
+    public required int Retries { get; init; }
+    public required string EventJson { get; init; }
+    /// <summary>Memoized outputs in stack order (completion order).</summary>
+    public required OrderedDictionary<string, string> Memo { get; init; }
+    /// <summary>The database clock at the claim; the loop's "now" is this plus elapsed time.</summary>
+    public required DateTimeOffset DbNow { get; init; }
+}
+
+/// <summary>How a commit leaves the run.</summary>
+public enum Disposition
+{
+    /// <summary>Keep the lease and go on.</summary>
+    Continue,
+    /// <summary>Release the lease until <c>Until</c>.</summary>
+    Suspend,
+    /// <summary>The run ends.</summary>
+    Final,
+}
+
+/// <summary>One atomic write of a transition under the run's fence.</summary>
+public sealed record CommitRequest(
+    Transition Transition,
+    Disposition Disposition,
+    RunStatus Status,
+    DateTimeOffset? Until);
+
+/// <summary>What a commit found: whether the fence held, and the memo rows as stored.</summary>
+public sealed record CommitResult(bool Committed, bool DueNow, IReadOnlyDictionary<string, string> Stored, IReadOnlyList<string> Conflicts);
+
+/// <summary>
+/// The executor's SQL. Every write is conditional on the run's fencing <c>version</c> (reliability.md §2.4-2.5):
+/// a worker that lost its lease writes nothing. Step rows are inserted once and never updated.
+/// </summary>
+public sealed class RunStore(PlatformDatabase database)
+{
+    private const string ClaimSql = $"""
+        UPDATE platform.runs
+           SET lease_owner = @owner, lease_until = now() + @ttl, version = version + 1,
+               status = 'Running', started_at = coalesce(started_at, now())
+         WHERE id = @id AND status IN {RunStatuses.MovableSql}
+           AND (lease_until IS NULL OR lease_until < now())
+           AND next_wake_at <= now()
+        RETURNING version, state::text, wake_seq, now()
+        """;
+
+    private const string LoadSql = """
+        SELECT f.slug, f.url, f.retries, e.name, e.data::text, e.event_id, e.ts, e."user"::text, e.v
+          FROM platform.runs r
+          JOIN platform.functions f ON f.id = r.function_id
+          JOIN platform.events e ON e.id = r.event_id
+         WHERE r.id = @id AND r.lease_owner = @owner
+        """;
+
+    private const string LoadStepsSql = """
+        SELECT s.step_id, s.output::text
+          FROM platform.steps s
+         WHERE s.run_id = @id AND EXISTS (SELECT 1 FROM platform.runs r WHERE r.id = @id AND r.lease_owner = @owner)
+         ORDER BY s.seq
+        """;
+
+    /// <summary>Claims a run that is due and not leased. Null: someone else has it, it is not due, or it is final.</summary>
+    public async Task<ClaimedRun?> ClaimAsync(string runId, string owner, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.DataSource.OpenConnectionAsync(cancellationToken);
+        await using var batch = new NpgsqlBatch(connection);
+        batch.BatchCommands.Add(Command(ClaimSql, ("owner", owner), ("ttl", ttl), ("id", runId)));
+        batch.BatchCommands.Add(Command(LoadSql, ("id", runId), ("owner", owner)));
+        batch.BatchCommands.Add(Command(LoadStepsSql, ("id", runId), ("owner", owner)));
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return null;
+        }
+
+        var version = reader.GetInt64(0);
+        var state = RunState.FromJson(reader.GetString(1));
+        var wakeSeq = reader.GetInt64(2);
+        var dbNow = reader.GetFieldValue<DateTimeOffset>(3);
+
+        await reader.NextResultAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            throw new InvalidOperationException($"Run {runId} was claimed but its function or event is missing");
+        }
+
+        var slug = reader.GetString(0);
+        var url = reader.GetString(1);
+        var retries = reader.GetInt32(2);
+        var eventJson = CallRequestBuilder.EventJson(
+            reader.GetString(3), reader.GetString(4), reader.GetString(5), reader.GetInt64(6),
+            reader.IsDBNull(7) ? null : reader.GetString(7), reader.IsDBNull(8) ? null : reader.GetString(8));
+
+        await reader.NextResultAsync(cancellationToken);
+        var memo = new OrderedDictionary<string, string>(StringComparer.Ordinal);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            memo[reader.GetString(0)] = reader.GetString(1);
+        }
+
+        return new ClaimedRun
+        {
+            RunId = runId,
+            Owner = owner,
+            Version = version,
+            WakeSeq = wakeSeq,
+            State = state,
+            FunctionSlug = slug,
+            FunctionUrl = url,
+            Retries = retries,
+            EventJson = eventJson,
+            Memo = memo,
+            DbNow = dbNow,
+        };
+    }
+
+    /// <summary>
+    /// Writes a transition in one round trip and one implicit transaction: the fenced run update first, then
+    /// the step, attempt and wait rows, each guarded by "the update above happened".
+    /// </summary>
+    public async Task<CommitResult> CommitAsync(ClaimedRun run, CommitRequest request, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        var t = request.Transition;
+        var final = request.Disposition == Disposition.Final;
+        var release = request.Disposition != Disposition.Continue;
+        var newVersion = run.Version + 1;
+
+        await using var connection = await database.DataSource.OpenConnectionAsync(cancellationToken);
+        await using var batch = new NpgsqlBatch(connection);
+        batch.BatchCommands.Add(Command("""
+            UPDATE platform.runs
+               SET version = version + 1,
+                   state = @state::jsonb,
+                   status = @status,
+                   recoveries = CASE WHEN @progress THEN 0 ELSE recoveries END,
+                   lease_owner = CASE WHEN @release THEN NULL ELSE lease_owner END,
+                   lease_until = CASE WHEN @release THEN NULL ELSE now() + @ttl END,
+                   next_wake_at = CASE WHEN @final THEN NULL
+                                       WHEN @release THEN (CASE WHEN wake_seq = @wake_seq THEN greatest(@until, now()) ELSE now() END)
+                                       ELSE next_wake_at END,
+                   dispatched_at = CASE WHEN @release THEN now() ELSE dispatched_at END,
+                   output = @output::jsonb,
+                   error = @error::jsonb,
+                   ended_at = CASE WHEN @final THEN now() ELSE NULL END
+             WHERE id = @id AND version = @version AND lease_owner = @owner
+            RETURNING next_wake_at, coalesce(next_wake_at <= now(), false)
+            """,
+            ("state", t.State.ToJson()),
+            ("status", request.Status.ToString()),
+            ("progress", t.Memos.Count > 0 || t.Completion is not null),
+            ("release", release),
+            ("ttl", ttl),
+            ("final", final),
+            ("wake_seq", run.WakeSeq),
+            ("until", (object?)request.Until ?? DBNull.Value),
+            ("output", (object?)t.Completion?.OutputJson ?? DBNull.Value),
+            ("error", (object?)t.Completion?.ErrorJson ?? DBNull.Value),
+            ("id", run.RunId),
+            ("version", run.Version),
+            ("owner", run.Owner)));
+        // The parameter types of @until/@output/@error must be explicit when null.
+        var update = batch.BatchCommands[0];
+        ((NpgsqlParameter)update.Parameters["until"]).NpgsqlDbType = NpgsqlDbType.TimestampTz;
+        ((NpgsqlParameter)update.Parameters["output"]).NpgsqlDbType = NpgsqlDbType.Text;
+        ((NpgsqlParameter)update.Parameters["error"]).NpgsqlDbType = NpgsqlDbType.Text;
+
+        const string Fence = "EXISTS (SELECT 1 FROM platform.runs WHERE id = @id AND version = @new_version)";
+        if (t.Memos.Count > 0)
+        {
+            batch.BatchCommands.Add(Command($"""
+                INSERT INTO platform.steps (run_id, step_id, name, display_name, op, output, output_sha256, attempts, started_at, completed_at)
+                SELECT @id, u.step_id, u.name, u.display_name, u.op, u.output::jsonb, u.sha, u.attempts, u.started_at, now()
+                  FROM unnest(@step_ids, @names, @display_names, @ops, @outputs, @shas, @attempts, @started)
+                       WITH ORDINALITY AS u(step_id, name, display_name, op, output, sha, attempts, started_at, ord)
+                 WHERE {Fence}
+                 ORDER BY u.ord
+                ON CONFLICT (run_id, step_id) DO NOTHING
+                RETURNING step_id, output::text
+                """,
+                ("id", run.RunId),
+                ("new_version", newVersion),
+                ("step_ids", t.Memos.Select(m => m.StepId).ToArray()),
+                ("names", t.Memos.Select(m => m.Name).ToArray()),
+                ("display_names", t.Memos.Select(m => m.DisplayName).ToArray()),
+                ("ops", t.Memos.Select(m => m.Op).ToArray()),
+                ("outputs", t.Memos.Select(m => m.OutputJson).ToArray()),
+                ("shas", t.Memos.Select(m => SHA256.HashData(Encoding.UTF8.GetBytes(m.OutputJson))).ToArray()),
+                ("attempts", t.Memos.Select(m => m.Attempts).ToArray()),
+                ("started", t.Memos.Select(m => m.StartedAt).ToArray())));
+        }
+
+        if (t.Attempts.Count > 0)
+        {
+            batch.BatchCommands.Add(Command($"""
+                INSERT INTO platform.attempts (run_id, step_id, step_name, attempt, error, started_at, ended_at, retry_at)
+                SELECT @id, u.step_id, u.step_name, u.attempt, u.error::jsonb, now(), now(), u.retry_at
+                  FROM unnest(@step_ids, @step_names, @attempts, @errors, @retry_at) AS u(step_id, step_name, attempt, error, retry_at)
+                 WHERE {Fence}
+                """,
+                ("id", run.RunId),
+                ("new_version", newVersion),
+                ("step_ids", t.Attempts.Select(a => a.StepId).ToArray()),
+                ("step_names", t.Attempts.Select(a => a.StepName).ToArray()),
+                ("attempts", t.Attempts.Select(a => a.Attempt).ToArray()),
+                ("errors", t.Attempts.Select(a => a.ErrorJson).ToArray()),
+                ("retry_at", t.Attempts.Select(a => a.RetryAt).ToArray())));
+        }
+
+        if (t.NewWaits.Count > 0)
+        {
+            batch.BatchCommands.Add(Command($"""
+                INSERT INTO platform.waits (id, run_id, step_id, event_name, expression, created_at, expires_at)
+                SELECT gen_random_uuid(), @id, u.step_id, u.event_name, u.expression, now(), u.expires_at
+                  FROM unnest(@step_ids, @event_names, @expressions, @expires) AS u(step_id, event_name, expression, expires_at)
+                 WHERE {Fence}
+                ON CONFLICT (run_id, step_id) DO NOTHING
+                """,
+                ("id", run.RunId),
+                ("new_version", newVersion),
+                ("step_ids", t.NewWaits.Select(w => w.StepId).ToArray()),
+                ("event_names", t.NewWaits.Select(w => w.Event ?? "").ToArray()),
+                ("expressions", t.NewWaits.Select(w => w.Expression).ToArray()),
+                ("expires", t.NewWaits.Select(w => w.DueAt).ToArray())));
+        }
+
+        if (final)
+        {
+            batch.BatchCommands.Add(Command($"DELETE FROM platform.waits WHERE run_id = @id AND {Fence}", ("id", run.RunId), ("new_version", newVersion)));
+        }
+
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            // Lost the lease (cancelled, or taken over after expiry): nothing was written.
+            return new CommitResult(false, false, new Dictionary<string, string>(), []);
+        }
+
+        var dueNow = reader.GetBoolean(1);
+        var stored = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (t.Memos.Count > 0)
+        {
+            await reader.NextResultAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                stored[reader.GetString(0)] = reader.GetString(1);
+            }
+        }
+
+        await reader.DisposeAsync();
+        run.Version = newVersion;
+
+        var conflicts = t.Memos.Where(m => !stored.ContainsKey(m.StepId)).Select(m => m.StepId).ToList();
+        if (conflicts.Count > 0)
+        {
+            // Another writer stored these first (a duplicate dispatch): the first output wins, read it back.
+            await using var read = new NpgsqlCommand(
+                "SELECT step_id, output::text FROM platform.steps WHERE run_id = @id AND step_id = ANY(@ids)", connection);
+            read.Parameters.AddWithValue("id", run.RunId);
+            read.Parameters.AddWithValue("ids", conflicts.ToArray());
+            await using var r = await read.ExecuteReaderAsync(cancellationToken);
+            while (await r.ReadAsync(cancellationToken))
+            {
+                stored[r.GetString(0)] = r.GetString(1);
+            }
+        }
+
+        return new CommitResult(true, dueNow, stored, conflicts);
+    }
+
+    /// <summary>
+    /// Consumes a wait whose timeout came. True: we consumed it (the step's result is null). False: an event
+    /// consumed it first; <paramref name="matched"/> is the stored event, or null if none was stored (a crash
+    /// between consuming and committing, treated as a timeout).
+    /// </summary>
+    public async Task<(bool Consumed, string? Matched)> ConsumeWaitAsync(string runId, string stepId, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.DataSource.OpenConnectionAsync(cancellationToken);
+        await using var delete = new NpgsqlCommand("DELETE FROM platform.waits WHERE run_id = @id AND step_id = @step RETURNING 1", connection);
+        delete.Parameters.AddWithValue("id", runId);
+        delete.Parameters.AddWithValue("step", stepId);
+        if (await delete.ExecuteScalarAsync(cancellationToken) is not null)
+        {
+            return (true, null);
+        }
+
+        await using var read = new NpgsqlCommand("SELECT output::text FROM platform.steps WHERE run_id = @id AND step_id = @step", connection);
+        read.Parameters.AddWithValue("id", runId);
+        read.Parameters.AddWithValue("step", stepId);
+        return (false, await read.ExecuteScalarAsync(cancellationToken) as string);
+    }
+
+    /// <summary>Releases a claim without changing anything else (shutdown): the run is due again at once.</summary>
+    public async Task ReleaseAsync(ClaimedRun run, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.DataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("""
+            UPDATE platform.runs SET lease_owner = NULL, lease_until = NULL, next_wake_at = now(), version = version + 1
+             WHERE id = @id AND version = @version AND lease_owner = @owner
+            """, connection);
+        command.Parameters.AddWithValue("id", run.RunId);
+        command.Parameters.AddWithValue("version", run.Version);
+        command.Parameters.AddWithValue("owner", run.Owner);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    internal static NpgsqlBatchCommand Command(string sql, params (string Name, object? Value)[] parameters)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.Add(new NpgsqlParameter(name, value ?? DBNull.Value));
+        }
+
+        return command;
+    }
+}

@@ -1,0 +1,101 @@
+using Microsoft.EntityFrameworkCore;
+
+namespace Platform.Executor.Storage;
+
+/// <summary>The platform's schema. Hot paths (ingest, claim, commit) use raw SQL on the same tables.</summary>
+public sealed class PlatformDbContext(DbContextOptions<PlatformDbContext> options) : DbContext(options)
+{
+    public DbSet<AppRecord> Apps => Set<AppRecord>();
+    public DbSet<FunctionRecord> Functions => Set<FunctionRecord>();
+    public DbSet<EventRecord> Events => Set<EventRecord>();
+    public DbSet<EventDedupeRecord> EventDedupe => Set<EventDedupeRecord>();
+    public DbSet<RunRecord> Runs => Set<RunRecord>();
+    public DbSet<StepRecord> Steps => Set<StepRecord>();
+    public DbSet<AttemptRecord> Attempts => Set<AttemptRecord>();
+    public DbSet<WaitRecord> Waits => Set<WaitRecord>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.HasDefaultSchema("platform");
+        modelBuilder.HasSequence<long>("step_seq");
+
+        modelBuilder.Entity<AppRecord>(e =>
+        {
+            e.ToTable("apps");
+            e.HasIndex(x => x.Name).IsUnique();
+        });
+
+        modelBuilder.Entity<FunctionRecord>(e =>
+        {
+            e.ToTable("functions");
+            e.HasIndex(x => x.Slug).IsUnique();
+            e.HasIndex(x => x.AppId);
+            e.Property(x => x.Triggers).HasColumnType("jsonb");
+            e.Property(x => x.Config).HasColumnType("jsonb");
+            e.HasOne<AppRecord>().WithMany().HasForeignKey(x => x.AppId).OnDelete(DeleteBehavior.Restrict);
+        });
+
+        modelBuilder.Entity<EventRecord>(e =>
+        {
+            e.ToTable("events");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Data).HasColumnType("jsonb");
+            e.Property(x => x.User).HasColumnType("jsonb");
+            e.HasIndex(x => x.EventId);
+            e.HasIndex(x => new { x.Name, x.Id });
+        });
+
+        modelBuilder.Entity<EventDedupeRecord>(e =>
+        {
+            e.ToTable("event_dedupe");
+            e.HasKey(x => x.EventId);
+            e.HasIndex(x => x.ExpiresAt);
+        });
+
+        modelBuilder.Entity<RunRecord>(e =>
+        {
+            e.ToTable("runs");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.State).HasColumnType("jsonb");
+            e.Property(x => x.Output).HasColumnType("jsonb");
+            e.Property(x => x.Error).HasColumnType("jsonb");
+            e.Property(x => x.Version).IsConcurrencyToken();
+            // One run per (function, event): the run-level dedupe of invariant 2.
+            e.HasIndex(x => new { x.FunctionId, x.EventId }).IsUnique();
+            e.HasIndex(x => x.EventId);
+            e.HasIndex(x => new { x.FunctionId, x.Id });
+            e.HasIndex(x => new { x.Status, x.Id });
+            // The sweeper's and the waker's scan: only runs that can still move.
+            e.HasIndex(x => x.NextWakeAt)
+                .HasFilter("status IN ('Queued','Running','Sleeping','Waiting')")
+                .HasDatabaseName("ix_runs_movable");
+            e.HasOne<FunctionRecord>().WithMany().HasForeignKey(x => x.FunctionId).OnDelete(DeleteBehavior.Restrict);
+        });
+
+        modelBuilder.Entity<StepRecord>(e =>
+        {
+            e.ToTable("steps");
+            // Unique per (run, step): a step's output is stored once (invariant 3).
+            e.HasKey(x => new { x.RunId, x.StepId });
+            e.Property(x => x.Output).HasColumnType("jsonb");
+            e.Property(x => x.Seq).HasDefaultValueSql("nextval('platform.step_seq')");
+            e.HasOne<RunRecord>().WithMany().HasForeignKey(x => x.RunId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<AttemptRecord>(e =>
+        {
+            e.ToTable("attempts");
+            e.Property(x => x.Error).HasColumnType("jsonb");
+            e.HasIndex(x => new { x.RunId, x.Id });
+            e.HasOne<RunRecord>().WithMany().HasForeignKey(x => x.RunId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<WaitRecord>(e =>
+        {
+            e.ToTable("waits");
+            e.HasIndex(x => new { x.EventName, x.CreatedAt });
+            e.HasIndex(x => new { x.RunId, x.StepId }).IsUnique();
+            e.HasOne<RunRecord>().WithMany().HasForeignKey(x => x.RunId).OnDelete(DeleteBehavior.Cascade);
+        });
+    }
+}

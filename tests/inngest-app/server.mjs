@@ -1,0 +1,201 @@
+// Tiny Inngest app on the real `inngest` JS SDK (4.24.0), used by the
+// platform's tests as a real SDK client. See README.md.
+//
+// Env:
+//   PORT                 listen port on 127.0.0.1 (default 3939; 0 = pick a free port)
+//   APP_ID               Inngest app id, prefix of every function slug (default "node-app")
+//   EXEC_LOG             optional path of a JSON-lines file; one line is appended each
+//                        time user code inside a step body actually executes
+//   INNGEST_DEV, INNGEST_BASE_URL, INNGEST_SIGNING_KEY, INNGEST_EVENT_KEY, ...
+//                        read by the SDK itself (nothing is hard-coded here)
+//
+// Stdout carries exactly one line, "READY <port>", once the server listens.
+// SDK logs go to stderr.
+
+import { appendFileSync } from "node:fs";
+import http from "node:http";
+import { Inngest } from "inngest";
+import { serve } from "inngest/node";
+
+const PORT = Number.parseInt(process.env.PORT ?? "3939", 10);
+const APP_ID = process.env.APP_ID || "node-app";
+const EXEC_LOG = process.env.EXEC_LOG || "";
+const SERVE_PATH = "/api/inngest";
+
+// Keep stdout for the READY line only.
+const stderrLogger = {
+  info: (...args) => console.error("[inngest:info]", ...args),
+  warn: (...args) => console.error("[inngest:warn]", ...args),
+  error: (...args) => console.error("[inngest:error]", ...args),
+  debug: () => {},
+};
+
+const inngest = new Inngest({
+  id: APP_ID,
+  logger: stderrLogger,
+  // Classic protocol: never use async checkpointing (POST /v1/checkpoint/...),
+  // even if the platform sends ctx.fn_id. The option exists in 4.24.0 at client
+  // and function level; the client-level value applies to every function here.
+  checkpointing: false,
+});
+
+/** Append one JSON line to EXEC_LOG (synchronously, so it is on disk before the SDK answers). */
+function logExec(fn, step, ctx) {
+  if (!EXEC_LOG) return;
+  const line = JSON.stringify({ fn, step, runId: ctx.runId, attempt: ctx.attempt });
+  appendFileSync(EXEC_LOG, line + "\n");
+}
+
+// 1. two-steps
+const twoSteps = inngest.createFunction(
+  { id: "two-steps", triggers: [{ event: "test/two-steps" }] },
+  async ({ event, step, runId, attempt }) => {
+    const ctx = { runId, attempt };
+    const a = await step.run("a", () => {
+      logExec("two-steps", "a", ctx);
+      return "A:" + event.data.x;
+    });
+    const b = await step.run("b", () => {
+      logExec("two-steps", "b", ctx);
+      return a + "|B";
+    });
+    return { a, b };
+  },
+);
+
+// 2. sleepy
+const sleepy = inngest.createFunction(
+  { id: "sleepy", triggers: [{ event: "test/sleepy" }] },
+  async ({ step, runId, attempt }) => {
+    const ctx = { runId, attempt };
+    await step.run("before", () => {
+      logExec("sleepy", "before", ctx);
+      return "before";
+    });
+    await step.sleep("nap", "1s");
+    await step.run("after", () => {
+      logExec("sleepy", "after", ctx);
+      return "after";
+    });
+    return { slept: true };
+  },
+);
+
+// 3. fanout
+const fanout = inngest.createFunction(
+  { id: "fanout", triggers: [{ event: "test/fanout" }] },
+  async ({ step, runId, attempt }) => {
+    const ctx = { runId, attempt };
+    const parts = await Promise.all([
+      step.run("p1", () => {
+        logExec("fanout", "p1", ctx);
+        return 1;
+      }),
+      step.run("p2", () => {
+        logExec("fanout", "p2", ctx);
+        return 2;
+      }),
+      step.run("p3", () => {
+        logExec("fanout", "p3", ctx);
+        return 3;
+      }),
+    ]);
+    const sum = await step.run("sum", () => {
+      logExec("fanout", "sum", ctx);
+      return parts.reduce((acc, n) => acc + n, 0);
+    });
+    return { sum };
+  },
+);
+
+// 4. flaky: step fails on attempts 0 and 1, succeeds on attempt 2.
+const flaky = inngest.createFunction(
+  { id: "flaky", retries: 3, triggers: [{ event: "test/flaky" }] },
+  async ({ step, runId, attempt }) => {
+    const ctx = { runId, attempt };
+    const result = await step.run("flaky-step", () => {
+      logExec("flaky", "flaky-step", ctx);
+      if (attempt < 2) {
+        throw new Error(`flaky failure on attempt ${attempt}`);
+      }
+      return "ok";
+    });
+    return { result };
+  },
+);
+
+// 5. waiter (no step body: nothing is written to EXEC_LOG)
+const waiter = inngest.createFunction(
+  { id: "waiter", triggers: [{ event: "test/waiter" }] },
+  async ({ step }) => {
+    const evt = await step.waitForEvent("wait-approve", {
+      event: "test/approve",
+      timeout: "30s",
+      if: "async.data.id == event.data.id",
+    });
+    return { approved: evt !== null, by: evt?.data?.by ?? null };
+  },
+);
+
+// 6. fails: the step always throws -> run fails after 1 retry (2 attempts).
+const fails = inngest.createFunction(
+  { id: "fails", retries: 1, triggers: [{ event: "test/fails" }] },
+  async ({ step, runId, attempt }) => {
+    const ctx = { runId, attempt };
+    await step.run("boom", () => {
+      logExec("fails", "boom", ctx);
+      throw new Error("boom");
+    });
+    return { unreachable: true };
+  },
+);
+
+// 7. counter: wildcard trigger.
+const counter = inngest.createFunction(
+  { id: "counter", triggers: [{ event: "test/prefix/*" }] },
+  async ({ event, step, runId, attempt }) => {
+    const ctx = { runId, attempt };
+    const name = await step.run("count", () => {
+      logExec("counter", "count", ctx);
+      return event.name;
+    });
+    return { name };
+  },
+);
+
+const handler = serve({
+  client: inngest,
+  functions: [twoSteps, sleepy, fanout, flaky, waiter, fails, counter],
+  servePath: SERVE_PATH,
+});
+
+const server = http.createServer((req, res) => {
+  const path = (req.url ?? "/").split("?")[0];
+  if (path === SERVE_PATH || path === SERVE_PATH + "/") {
+    return handler(req, res);
+  }
+  res.statusCode = 404;
+  res.setHeader("content-type", "application/json");
+  res.end(JSON.stringify({ error: "not found", path }));
+});
+
+server.listen(PORT, "127.0.0.1", () => {
+  const { port } = server.address();
+  process.stdout.write(`READY ${port}\n`);
+});
+
+let closing = false;
+function shutdown(signal) {
+  if (closing) return;
+  closing = true;
+  console.error(`[inngest-app] ${signal}: closing`);
+  server.close(() => process.exit(0));
+  server.closeIdleConnections?.();
+  // Do not hang on in-flight keep-alive/long requests.
+  setTimeout(() => {
+    server.closeAllConnections?.();
+    process.exit(0);
+  }, 2000).unref();
+}
+process.on("SIGTERM", () => shutdown("SIGTERM"));
+process.on("SIGINT", () => shutdown("SIGINT"));
