@@ -16,17 +16,20 @@ namespace Platform.Tests.Infrastructure;
 /// <para>
 /// With <c>PLATFORM_TEST_PG</c> set (an Npgsql connection string for a user that may create databases)
 /// that server is used. Otherwise an <see cref="EmbeddedPostgres"/> runs from the machine's PostgreSQL
-/// binaries on 127.0.0.1:55432, with its cluster in <c>$TMPDIR/platform-tests-pg/data</c> (log and socket
-/// folder next to it in <c>$TMPDIR/platform-tests-pg</c>).
+/// binaries on 127.0.0.1:55432, with its cluster in <c>$TMPDIR/platform-tests-pg/data</c> (log, socket folder
+/// and lock files next to it in <c>$TMPDIR/platform-tests-pg</c>). Either server must run with fsync and
+/// synchronous_commit on.
 /// </para>
 /// <para>
-/// Several test processes may share the embedded server (parallel <c>dotnet test</c> runs): each holds a
-/// shared lock on <c>users.lock</c> while it runs, starts are serialized by <c>start.lock</c>, and the process
-/// that exits last stops the server. A killed test process leaves the server running; the next run adopts it.
+/// Several test processes may share the embedded server (parallel <c>dotnet test</c> runs): each holds a shared
+/// lock on <c>users.lock</c> while it runs and starts are serialized by <c>start.lock</c>. A process that finds no
+/// other user wipes whatever earlier runs left (server, cluster, databases) and starts a fresh cluster; the last
+/// process to exit stops the server.
 /// </para>
 /// <para>
-/// Databases are tagged with the creating process (a database comment) and dropped when that process exits;
-/// databases left behind by killed processes are dropped when the next test process starts.
+/// Cleanup at exit is best effort: the test host kills the process about 100 ms after the run
+/// (microsoft/vstest#1873). Databases are tagged with the creating process (a database comment), so what an
+/// exiting process could not drop is dropped by the next test process, also on a <c>PLATFORM_TEST_PG</c> server.
 /// </para>
 /// </remarks>
 public sealed partial class PostgresServer
@@ -130,7 +133,7 @@ public sealed partial class PostgresServer
             server = await StartEmbeddedAsync().ConfigureAwait(false);
         }
 
-        T("verified"); AppDomain.CurrentDomain.ProcessExit += (_, _) => server.Shutdown();
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => server.Shutdown();
         try
         {
             await server.DropAbandonedDatabasesAsync().ConfigureAwait(false);
@@ -140,7 +143,7 @@ public sealed partial class PostgresServer
             // Housekeeping only; the tests can run without it.
         }
 
-        T("abandoned dropped"); return server;
+        return server;
     }
 
     private static async Task<PostgresServer> StartEmbeddedAsync()
@@ -167,12 +170,12 @@ public sealed partial class PostgresServer
                 }
 
                 // Shared while this process uses the server; waits while another process is stopping it.
-                T("sole=" + (sole is not null)); usersLock = await AcquireLockAsync(usersLockPath, FileShare.ReadWrite).ConfigureAwait(false); T("shared lock");
+                usersLock = await AcquireLockAsync(usersLockPath, FileShare.ReadWrite).ConfigureAwait(false);
                 embedded = await EmbeddedPostgres.StartAsync(dataDir, EmbeddedPort, NullLogger.Instance, CancellationToken.None)
                     .ConfigureAwait(false);
             }
 
-            T("started"); var server = new PostgresServer(embedded.ConnectionString, embedded, usersLock, usersLockPath);
+            var server = new PostgresServer(embedded.ConnectionString, embedded, usersLock, usersLockPath);
             await server.VerifyAsync().ConfigureAwait(false);
             return server;
         }
@@ -193,21 +196,33 @@ public sealed partial class PostgresServer
         }
     }
 
-    internal static void T(string m) => File.AppendAllText("/tmp/fixture-trace.log", $"{DateTime.UtcNow:HH:mm:ss.fff} [{Environment.ProcessId}] {m}\n");
-
     private static async Task WipeClusterAsync(string dataDir)
     {
-        T("wipe begin");
-        if (File.Exists(Path.Combine(dataDir, "postmaster.pid")))
+        if (IsPostmasterRunning(dataDir))
         {
-            // Possibly still running (adopted here, then stopped); stopping a stale one costs one start.
+            // Adopt the leftover server only to stop it; its data is deleted next, so no shutdown checkpoint.
             var leftover = await EmbeddedPostgres.StartAsync(dataDir, EmbeddedPort, NullLogger.Instance, CancellationToken.None).ConfigureAwait(false);
+            leftover.RequestStop(immediate: true);
             await leftover.StopAsync(CancellationToken.None).ConfigureAwait(false);
         }
 
         if (Directory.Exists(dataDir))
         {
             Directory.Delete(dataDir, recursive: true);
+        }
+    }
+
+    private static bool IsPostmasterRunning(string dataDir)
+    {
+        try
+        {
+            var pidLine = File.ReadLines(Path.Combine(dataDir, "postmaster.pid")).FirstOrDefault();
+            return int.TryParse(pidLine, NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid)
+                && File.ReadAllText($"/proc/{pid}/comm").Trim() == "postgres";
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false; // No pid file (cleanly stopped) or no such process (crashed, or killed immediately).
         }
     }
 
@@ -342,7 +357,7 @@ public sealed partial class PostgresServer
     {
         // Runs on ProcessExit, and the test host kills the process about 100 ms after the run ends, so what
         // matters comes first and what is cut off is cleaned up by the next run.
-        T("exit begin"); using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         if (_embedded is not null && _usersLock is not null)
         {
             _usersLock.Dispose();
@@ -353,7 +368,7 @@ public sealed partial class PostgresServer
                 // Last user: stop the server. The signal goes first because the test host may kill this process at
                 // any moment; the server then shuts down on its own. Immediate shutdown skips the checkpoint (seconds
                 // of fsync after many CREATE DATABASE): the next run wipes this cluster, or recovers it from WAL.
-                T("exclusive"); try
+                try
                 {
                     _embedded.RequestStop(immediate: true);
                     _embedded.StopAsync(timeout.Token).GetAwaiter().GetResult();
