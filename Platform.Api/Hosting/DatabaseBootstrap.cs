@@ -18,7 +18,8 @@ public static class DatabaseBootstrap
             return (configured, null);
         }
 
-        using var loggerFactory = LoggerFactory.Create(b => b.AddConsole());
+        // Lives as long as the process: the embedded server logs again when it stops at shutdown.
+        var loggerFactory = LoggerFactory.Create(b => b.AddConsole());
         var logger = loggerFactory.CreateLogger("Platform.EmbeddedPostgres");
         var dataDirectory = builder.Configuration["Platform:DataDirectory"]
             ?? Path.Combine(builder.Environment.ContentRootPath, ".data", "postgres");

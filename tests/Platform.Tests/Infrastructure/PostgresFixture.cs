@@ -74,19 +74,15 @@ public sealed partial class PostgresServer
     /// <summary>
     /// Creates an empty database named <c>{prefix}_{8 random hex chars}</c> and returns its connection string.
     /// </summary>
-    /// <param name="prefix">Lowercase letters, digits and underscores, starting with a letter or underscore.</param>
+    /// <param name="prefix">
+    /// Typically the test's name. Lowercased; characters other than a-z, 0-9 and _ become _; cut to 54 characters.
+    /// </param>
     /// <param name="cancellationToken">Cancels the creation.</param>
     public async Task<string> CreateDatabaseAsync(string prefix, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(prefix);
-        prefix = prefix.ToLowerInvariant();
-        if (!PrefixPattern().IsMatch(prefix))
-        {
-            throw new ArgumentException(
-                $"Database prefix '{prefix}' must be 1-54 characters of [a-z0-9_], starting with a letter or underscore.", nameof(prefix));
-        }
-
-        var name = $"{prefix}_{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}";
+        var cleaned = string.Concat(prefix.ToLowerInvariant().Select(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '_' ? c : '_'));
+        var name = $"{cleaned[..Math.Min(cleaned.Length, 54)]}_{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}";
         await using (var connection = await OpenAdminConnectionAsync(cancellationToken).ConfigureAwait(false))
         {
             await ExecuteAsync(connection, $"CREATE DATABASE \"{name}\"", cancellationToken).ConfigureAwait(false);
@@ -433,9 +429,6 @@ public sealed partial class PostgresServer
             await Task.Delay(TimeSpan.FromMilliseconds(200)).ConfigureAwait(false);
         }
     }
-
-    [GeneratedRegex("^[a-z_][a-z0-9_]{0,53}$")]
-    private static partial Regex PrefixPattern();
 
     [GeneratedRegex(@"^platform-tests host=\S+ pid=(?<pid>\d+) start=(?<start>\d+)$")]
     private static partial Regex OwnerTagPattern();
