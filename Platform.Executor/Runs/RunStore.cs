@@ -56,7 +56,7 @@ public sealed class RunStore(PlatformDatabase database)
            SET lease_owner = @owner, lease_until = now() + @ttl, version = version + 1,
                status = 'Running', started_at = coalesce(started_at, now())
          WHERE id = @id AND status IN {RunStatuses.MovableSql}
-           AND (lease_until IS NULL OR lease_until < now())
+           AND (lease_until IS NULL OR lease_until < now() OR lease_owner = @owner)
            AND next_wake_at <= now()
         RETURNING version, state::text, wake_seq, now()
         """;
@@ -77,7 +77,11 @@ public sealed class RunStore(PlatformDatabase database)
         """;
 
     /// <summary>Claims a run that is due and not leased. Null: someone else has it, it is not due, or it is final.</summary>
-    public async Task<ClaimedRun?> ClaimAsync(string runId, string owner, TimeSpan ttl, CancellationToken cancellationToken)
+    /// <remarks>Retried on transient errors; the owner token makes a retry after a lost reply find its own claim.</remarks>
+    public Task<ClaimedRun?> ClaimAsync(string runId, string owner, TimeSpan ttl, CancellationToken cancellationToken) =>
+        database.RetryAsync(ct => ClaimOnceAsync(runId, owner, ttl, ct), cancellationToken);
+
+    private async Task<ClaimedRun?> ClaimOnceAsync(string runId, string owner, TimeSpan ttl, CancellationToken cancellationToken)
     {
         await using var connection = await database.DataSource.OpenConnectionAsync(cancellationToken);
         await using var batch = new NpgsqlBatch(connection);
@@ -136,7 +140,14 @@ public sealed class RunStore(PlatformDatabase database)
     /// Writes a transition in one round trip and one implicit transaction: the fenced run update first, then
     /// the step, attempt and wait rows, each guarded by "the update above happened".
     /// </summary>
-    public async Task<CommitResult> CommitAsync(ClaimedRun run, CommitRequest request, TimeSpan ttl, CancellationToken cancellationToken)
+    /// <remarks>
+    /// Retried on transient errors. If a commit went through but its reply was lost, the retry finds the version
+    /// moved and reports <c>Committed = false</c>: the worker stops, and the run moves again once its lease expires.
+    /// </remarks>
+    public Task<CommitResult> CommitAsync(ClaimedRun run, CommitRequest request, TimeSpan ttl, CancellationToken cancellationToken) =>
+        database.RetryAsync(ct => CommitOnceAsync(run, request, ttl, ct), cancellationToken);
+
+    private async Task<CommitResult> CommitOnceAsync(ClaimedRun run, CommitRequest request, TimeSpan ttl, CancellationToken cancellationToken)
     {
         var t = request.Transition;
         var final = request.Disposition == Disposition.Final;
@@ -290,7 +301,10 @@ public sealed class RunStore(PlatformDatabase database)
     /// consumed it first; <paramref name="matched"/> is the stored event, or null if none was stored (a crash
     /// between consuming and committing, treated as a timeout).
     /// </summary>
-    public async Task<(bool Consumed, string? Matched)> ConsumeWaitAsync(string runId, string stepId, CancellationToken cancellationToken)
+    public Task<(bool Consumed, string? Matched)> ConsumeWaitAsync(string runId, string stepId, CancellationToken cancellationToken) =>
+        database.RetryAsync(ct => ConsumeWaitOnceAsync(runId, stepId, ct), cancellationToken);
+
+    private async Task<(bool Consumed, string? Matched)> ConsumeWaitOnceAsync(string runId, string stepId, CancellationToken cancellationToken)
     {
         await using var connection = await database.DataSource.OpenConnectionAsync(cancellationToken);
         await using var delete = new NpgsqlCommand("DELETE FROM platform.waits WHERE run_id = @id AND step_id = @step RETURNING 1", connection);
