@@ -28,8 +28,20 @@ public sealed class ExecutorOptions
     /// <summary>Waits shorter than this (a retry backoff, a short sleep) happen inside the worker instead of via the scheduler.</summary>
     public TimeSpan InlineWaitThreshold { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Hangfire workers in this process; 0 runs no worker (an API-only process).</summary>
+    /// <summary>Hangfire workers in this process (overflow and recovery); 0 runs none (an API-only process).</summary>
     public int WorkerCount { get; set; } = 16;
+
+    /// <summary>
+    /// How runs are handed to workers: <c>local</c> (default: an in-process queue, Hangfire for overflow and
+    /// recovery) or <c>hangfire</c> (every dispatch is a Hangfire job).
+    /// </summary>
+    public string Dispatch { get; set; } = "local";
+
+    /// <summary>Async workers serving the in-process queue; 0 sends everything through Hangfire.</summary>
+    public int LocalWorkers { get; set; } = 64;
+
+    /// <summary>Run ids the in-process queue holds before further dispatches overflow to Hangfire.</summary>
+    public int LocalQueueCapacity { get; set; } = 10_000;
 
     /// <summary>How often due timers (sleeps, wait timeouts, retry backoff) are looked for; their lateness is at most this.</summary>
     public TimeSpan WakeInterval { get; set; } = TimeSpan.FromMilliseconds(250);

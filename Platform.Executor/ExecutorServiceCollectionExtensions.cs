@@ -63,7 +63,13 @@ public static class ExecutorServiceCollectionExtensions
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false })
             .ConfigureHttpClient(c => c.Timeout = TimeSpan.FromSeconds(30));
 
-        services.AddSingleton<IRunDispatcher, HangfireRunDispatcher>();
+        services.AddSingleton<HangfireRunDispatcher>();
+        services.AddSingleton<LocalRunDispatcher>();
+        services.AddHostedService(sp => sp.GetRequiredService<LocalRunDispatcher>());
+        services.AddSingleton<IRunDispatcher>(sp =>
+            string.Equals(sp.GetRequiredService<IOptions<ExecutorOptions>>().Value.Dispatch, "hangfire", StringComparison.OrdinalIgnoreCase)
+                ? sp.GetRequiredService<HangfireRunDispatcher>()
+                : sp.GetRequiredService<LocalRunDispatcher>());
         services.AddSingleton<DispatchQueue>();
         services.AddHostedService(sp => sp.GetRequiredService<DispatchQueue>());
         services.AddSingleton<Sweeper>();

@@ -23,6 +23,7 @@ namespace Platform.Executor.Scheduling;
 public sealed partial class Sweeper(
     PlatformDatabase database,
     IRunDispatcher dispatcher,
+    HangfireRunDispatcher recovery,
     IOptions<ExecutorOptions> options,
     ILogger<Sweeper> logger) : BackgroundService
 {
@@ -160,8 +161,9 @@ public sealed partial class Sweeper(
 
         if (due.Count > 0)
         {
+            // Recovery goes through Hangfire: any executor process can take these, not only this one.
             LogRedispatch(due.Count);
-            await dispatcher.DispatchAsync(due, cancellationToken);
+            await recovery.DispatchAsync(due, cancellationToken);
         }
 
         return due.Count;
