@@ -163,7 +163,8 @@ const counter = inngest.createFunction(
   },
 );
 
-// 8. crashy: steps around a sleep, for the platform crash tests. Each step's
+// 8. crashy: steps around a sleep, for the platform crash tests ("two" takes
+// 0.5 s, a window for killing the platform mid-call). Each step's
 // output builds on the previous one, so a memo served wrongly after a crash
 // shows in the result.
 const crashy = inngest.createFunction(
@@ -175,8 +176,10 @@ const crashy = inngest.createFunction(
       return "one";
     });
     await step.sleep("pause", "3s");
-    const two = await step.run("two", () => {
+    const two = await step.run("two", async () => {
       logExec("crashy", "two", ctx);
+      // Slow on purpose: the crash tests kill the platform while this call is in flight.
+      await new Promise((resolve) => setTimeout(resolve, 500));
       return one + "|two";
     });
     const three = await step.run("three", () => {
