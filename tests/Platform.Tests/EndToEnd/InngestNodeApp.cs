@@ -35,15 +35,7 @@ public sealed class InngestNodeApp : IDisposable
     /// </summary>
     public static async Task<InngestNodeApp> StartAsync(string platformBaseUrl, string execLogPath)
     {
-        var appDirectory = AppDirectory();
-        var sdkPackage = Path.Combine(appDirectory, "node_modules", "inngest", "package.json");
-        if (!File.Exists(sdkPackage))
-        {
-            throw new InvalidOperationException(
-                $"The Node test app's npm modules are missing ({sdkPackage} not found). " +
-                $"Run `npm ci` in {appDirectory} (tests/inngest-app) before running these tests.");
-        }
-
+        var appDirectory = EnsureInstalled();
         var environment = new Dictionary<string, string>
         {
             ["INNGEST_DEV"] = "1",
@@ -99,6 +91,24 @@ public sealed class InngestNodeApp : IDisposable
     public string Tail() => _process.Tail();
 
     public void Dispose() => _process.Dispose();
+
+    /// <summary>
+    /// Returns the app's folder; throws with what to do when its npm modules are not installed (a fresh clone),
+    /// so that tests fail fast instead of starting a platform first.
+    /// </summary>
+    public static string EnsureInstalled()
+    {
+        var appDirectory = AppDirectory();
+        var sdkPackage = Path.Combine(appDirectory, "node_modules", "inngest", "package.json");
+        if (!File.Exists(sdkPackage))
+        {
+            throw new InvalidOperationException(
+                $"The Node test app's npm modules are missing ({sdkPackage} not found). " +
+                $"Run `npm ci` in {appDirectory} (tests/inngest-app) before running these tests.");
+        }
+
+        return appDirectory;
+    }
 
     /// <summary>Finds tests/inngest-app by walking up from the test assembly's folder to the repository root.</summary>
     public static string AppDirectory()

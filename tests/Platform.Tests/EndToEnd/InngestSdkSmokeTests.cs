@@ -24,18 +24,30 @@ public sealed class InngestSdkFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(_directory);
-        _platform = await PlatformApp.StartAsync("e2e_sdk");
-        _app = await InngestNodeApp.StartAsync(_platform.BaseUrl, Path.Combine(_directory, "exec.log"));
-        FirstSync = await _app.SyncAsync();
+        try
+        {
+            InngestNodeApp.EnsureInstalled();
+            _platform = await PlatformApp.StartAsync("e2e_sdk");
+            _app = await InngestNodeApp.StartAsync(_platform.BaseUrl, Path.Combine(_directory, "exec.log"));
+            FirstSync = await _app.SyncAsync();
+        }
+        catch
+        {
+            // Stop what did start: the Node app must not outlive a failed start.
+            await DisposeAsync();
+            throw;
+        }
     }
 
     public async Task DisposeAsync()
     {
         // The Node app first: it must not outlive a failed test run.
         _app?.Dispose();
+        _app = null;
         if (_platform is not null)
         {
             await _platform.DisposeAsync();
+            _platform = null;
         }
 
         if (Directory.Exists(_directory))
