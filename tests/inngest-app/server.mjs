@@ -130,7 +130,7 @@ const waiter = inngest.createFunction(
   async ({ step }) => {
     const evt = await step.waitForEvent("wait-approve", {
       event: "test/approve",
-      timeout: "30s",
+      timeout: "3s",
       if: "async.data.id == event.data.id",
     });
     return { approved: evt !== null, by: evt?.data?.by ?? null };
@@ -163,9 +163,36 @@ const counter = inngest.createFunction(
   },
 );
 
+// 8. crashy: steps around a sleep, for the platform crash tests ("two" takes
+// 0.5 s, a window for killing the platform mid-call). Each step's
+// output builds on the previous one, so a memo served wrongly after a crash
+// shows in the result.
+const crashy = inngest.createFunction(
+  { id: "crashy", triggers: [{ event: "test/crashy" }] },
+  async ({ step, runId, attempt }) => {
+    const ctx = { runId, attempt };
+    const one = await step.run("one", () => {
+      logExec("crashy", "one", ctx);
+      return "one";
+    });
+    await step.sleep("pause", "3s");
+    const two = await step.run("two", async () => {
+      logExec("crashy", "two", ctx);
+      // Slow on purpose: the crash tests kill the platform while this call is in flight.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      return one + "|two";
+    });
+    const three = await step.run("three", () => {
+      logExec("crashy", "three", ctx);
+      return two + "|three";
+    });
+    return { result: three };
+  },
+);
+
 const handler = serve({
   client: inngest,
-  functions: [twoSteps, sleepy, fanout, flaky, waiter, fails, counter],
+  functions: [twoSteps, sleepy, fanout, flaky, waiter, fails, counter, crashy],
   servePath: SERVE_PATH,
 });
 
