@@ -2,7 +2,8 @@
 // platform's tests as a real SDK client. See README.md.
 //
 // Env:
-//   PORT                 listen port on 127.0.0.1 (default 3939; 0 = pick a free port)
+//   PORT                 listen port (default 3939; 0 = pick a free port)
+//   HOST                 listen address (default 127.0.0.1; the compose file sets 0.0.0.0)
 //   APP_ID               Inngest app id, prefix of every function slug (default "node-app")
 //   EXEC_LOG             optional path of a JSON-lines file; one line is appended each
 //                        time user code inside a step body actually executes
@@ -206,7 +207,7 @@ const server = http.createServer((req, res) => {
   res.end(JSON.stringify({ error: "not found", path }));
 });
 
-server.listen(PORT, "127.0.0.1", () => {
+server.listen(PORT, process.env.HOST || "127.0.0.1", () => {
   const { port } = server.address();
   process.stdout.write(`READY ${port}\n`);
 });
