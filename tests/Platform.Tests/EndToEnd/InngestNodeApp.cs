@@ -30,8 +30,8 @@ public sealed class InngestNodeApp : IDisposable
 
     /// <summary>
     /// Starts <c>node server.mjs</c> on a free port with <c>INNGEST_BASE_URL</c> = <paramref name="platformBaseUrl"/>
-    /// and waits for its <c>READY &lt;port&gt;</c> line. Fails with a clear message when Node or the npm modules
-    /// are missing (run <c>npm ci</c> in tests/inngest-app).
+    /// and waits for its <c>READY &lt;port&gt;</c> line. Installs the npm modules first if they are missing, and
+    /// fails with a clear message when Node or npm are.
     /// </summary>
     public static async Task<InngestNodeApp> StartAsync(string platformBaseUrl, string execLogPath)
     {
@@ -92,19 +92,59 @@ public sealed class InngestNodeApp : IDisposable
 
     public void Dispose() => _process.Dispose();
 
+    private static readonly Lazy<string> s_installed = new(Install, LazyThreadSafetyMode.ExecutionAndPublication);
+
     /// <summary>
-    /// Returns the app's folder; throws with what to do when its npm modules are not installed (a fresh clone),
-    /// so that tests fail fast instead of starting a platform first.
+    /// Returns the app's folder. On a fresh clone (no npm modules yet) it runs <c>npm ci</c> there once, so the
+    /// README's test command works with nothing installed by hand; if that fails, it throws with npm's output.
     /// </summary>
-    public static string EnsureInstalled()
+    public static string EnsureInstalled() => s_installed.Value;
+
+    private static string Install()
     {
         var appDirectory = AppDirectory();
         var sdkPackage = Path.Combine(appDirectory, "node_modules", "inngest", "package.json");
-        if (!File.Exists(sdkPackage))
+        if (File.Exists(sdkPackage))
+        {
+            return appDirectory;
+        }
+
+        var npm = new System.Diagnostics.ProcessStartInfo("npm")
+        {
+            WorkingDirectory = appDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var arg in new[] { "ci", "--no-audit", "--no-fund", "--loglevel=error" })
+        {
+            npm.ArgumentList.Add(arg);
+        }
+
+        string output;
+        int exitCode;
+        try
+        {
+            using var process = System.Diagnostics.Process.Start(npm)!;
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
+            {
+                process.Kill(entireProcessTree: true);
+                throw new InvalidOperationException($"`npm ci` in {appDirectory} did not finish within 5 minutes");
+            }
+
+            output = stdout.Result + stderr.Result;
+            exitCode = process.ExitCode;
+        }
+        catch (System.ComponentModel.Win32Exception ex)
+        {
+            throw new InvalidOperationException($"npm is required to install the Node test app ({appDirectory}): {ex.Message}. Install Node 20 and npm.", ex);
+        }
+
+        if (exitCode != 0 || !File.Exists(sdkPackage))
         {
             throw new InvalidOperationException(
-                $"The Node test app's npm modules are missing ({sdkPackage} not found). " +
-                $"Run `npm ci` in {appDirectory} (tests/inngest-app) before running these tests.");
+                $"The Node test app's npm modules are missing and `npm ci` in {appDirectory} failed (exit {exitCode}): {output}");
         }
 
         return appDirectory;
