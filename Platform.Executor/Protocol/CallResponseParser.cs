@@ -63,7 +63,9 @@ public static class CallResponseParser
             {
                 if (response.StatusCode == 200)
                 {
-                    return new FunctionCompleted(doc!.RootElement.GetRawText());
+                    return JsonSafety.FindUnstorable(doc!.RootElement) is { } bad
+                        ? Unstorable(200, $"The function's output contains {bad}")
+                        : new FunctionCompleted(doc.RootElement.GetRawText());
                 }
 
                 return ParseOps(doc!.RootElement, noRetry, retryAfter, response.StatusCode);
@@ -105,6 +107,11 @@ public static class CallResponseParser
             return Retryable(status, "InvalidReplyError", $"HTTP 206 with a JSON {root.ValueKind}; expected an array of ops");
         }
 
+        if (ops.FirstOrDefault(o => o.Name == OpNames.RunComplete && o.DataJson is not null && JsonSafety.FindUnstorable(o.DataJson) is not null) is { } complete)
+        {
+            return Unstorable(status, $"The function's output contains {JsonSafety.FindUnstorable(complete.DataJson!)}");
+        }
+
         return new OpsReturned(ops, noRetry, retryAfter);
     }
 
@@ -115,6 +122,17 @@ public static class CallResponseParser
         {
             error = $"an op is a JSON {e.ValueKind}; expected an object";
             return false;
+        }
+
+        // Ids, names and options end up in text and jsonb columns: a NUL or an unpaired surrogate there would make
+        // the commit fail (and the run hang until the sweeper gives up), so such a reply is rejected as a whole.
+        foreach (var property in e.EnumerateObject())
+        {
+            if (property.Name is not ("data" or "error") && JsonSafety.FindUnstorable(property.Value) is { } unstorable)
+            {
+                error = $"an op's \"{property.Name}\" contains {unstorable}";
+                return false;
+            }
         }
 
         var opName = GetString(e, "op");
@@ -140,6 +158,18 @@ public static class CallResponseParser
         JsonElement? opts = e.TryGetProperty("opts", out var o) && o.ValueKind == JsonValueKind.Object ? o.Clone() : null;
         var data = e.TryGetProperty("data", out var d) ? d.GetRawText() : null;
         var err = e.TryGetProperty("error", out var x) && x.ValueKind != JsonValueKind.Null ? x.GetRawText() : null;
+        if (err is not null && JsonSafety.FindUnstorable(x) is { } badError)
+        {
+            // The step's error is stored (attempt history, memo): keep what can be told about it.
+            err = ErrorJson.Create("Error", $"The step failed with an error the platform cannot store: it contains {badError}");
+        }
+
+        if (opName is OpNames.StepError or OpNames.StepFailed && data is not null && JsonSafety.FindUnstorable(d) is not null)
+        {
+            // Only ever used as the error when "error" is missing.
+            data = null;
+        }
+
         op = new Op(id ?? "", opName, GetString(e, "name"), GetString(e, "displayName"), opts, data, err);
         error = "";
         return true;
@@ -156,6 +186,12 @@ public static class CallResponseParser
         using (doc)
         {
             var root = doc!.RootElement;
+            if (JsonSafety.FindUnstorable(root) is { } bad)
+            {
+                // An unpaired surrogate cannot even be read as a string; a NUL is never valid in the inner JSON.
+                return Retryable(201, "InvalidReplyError", $"streamed reply contains {bad}");
+            }
+
             if (root.ValueKind != JsonValueKind.Object
                 || !root.TryGetProperty("status", out var st) || !st.TryGetInt32(out var status)
                 || !root.TryGetProperty("body", out var b) || b.ValueKind != JsonValueKind.String)
@@ -194,18 +230,24 @@ public static class CallResponseParser
             {
                 if (doc!.RootElement.ValueKind == JsonValueKind.Object)
                 {
-                    return doc.RootElement.GetRawText();
+                    return JsonSafety.FindUnstorable(doc.RootElement) is { } bad
+                        ? ErrorJson.Create("HttpError", $"HTTP {status} from the app with an error the platform cannot store: it contains {bad}")
+                        : doc.RootElement.GetRawText();
                 }
             }
         }
 
-        var text = Encoding.UTF8.GetString(response.Body.Span[..Math.Min(response.Body.Length, 512)]);
+        // PostgreSQL cannot store NUL, even escaped in jsonb.
+        var text = Encoding.UTF8.GetString(response.Body.Span[..Math.Min(response.Body.Length, 512)]).Replace('\0', '\uFFFD');
         var origin = response.HasSdkHeader ? "the app" : "something that is not the SDK (no X-Inngest-Sdk header)";
         return ErrorJson.Create("HttpError", $"HTTP {status} from {origin}: {text}");
     }
 
     private static CallFailed Retryable(int? status, string name, string message) =>
         new(status, ErrorJson.Create(name, message), Final: false, null);
+
+    private static CallFailed Unstorable(int status, string message) =>
+        new(status, ErrorJson.Create("UnstorableOutputError", message), Final: true, null);
 
     public static RetryAfter? ParseRetryAfter(string? value)
     {
@@ -241,6 +283,13 @@ public static class CallResponseParser
         if (trimmed.IsEmpty)
         {
             error = "empty body";
+            return false;
+        }
+
+        if (!System.Text.Unicode.Utf8.IsValid(trimmed))
+        {
+            // JsonDocument does not validate string contents; reading them later would throw.
+            error = "the body is not valid UTF-8";
             return false;
         }
 
