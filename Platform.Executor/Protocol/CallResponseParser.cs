@@ -63,12 +63,15 @@ public static class CallResponseParser
             {
                 if (response.StatusCode == 200)
                 {
-                    return JsonSafety.FindUnstorable(doc!.RootElement) is { } bad
+                    var output = doc!.RootElement.GetRawText();
+                    return JsonSafety.FindUnstorable(output) is { } bad
                         ? Unstorable(200, $"The function's output contains {bad}")
-                        : new FunctionCompleted(doc.RootElement.GetRawText());
+                        : new FunctionCompleted(output);
                 }
 
-                return ParseOps(doc!.RootElement, noRetry, retryAfter, response.StatusCode);
+                // Only an escape can smuggle in what PostgreSQL refuses (raw control characters are not valid JSON).
+                var escapes = response.Body.Span.IndexOf("\\u"u8) >= 0;
+                return ParseOps(doc!.RootElement, noRetry, retryAfter, response.StatusCode, escapes);
             }
         }
 
@@ -78,12 +81,12 @@ public static class CallResponseParser
         return new CallFailed(response.StatusCode, errorJson, final, retryAfter);
     }
 
-    private static CallOutcome ParseOps(JsonElement root, bool noRetry, RetryAfter? retryAfter, int status)
+    private static CallOutcome ParseOps(JsonElement root, bool noRetry, RetryAfter? retryAfter, int status, bool escapes)
     {
         var ops = new List<Op>();
         if (root.ValueKind == JsonValueKind.Object)
         {
-            if (!TryParseOp(root, out var op, out var error))
+            if (!TryParseOp(root, escapes, out var op, out var error))
             {
                 return Retryable(status, "InvalidReplyError", error);
             }
@@ -94,7 +97,7 @@ public static class CallResponseParser
         {
             foreach (var element in root.EnumerateArray())
             {
-                if (!TryParseOp(element, out var op, out var error))
+                if (!TryParseOp(element, escapes, out var op, out var error))
                 {
                     return Retryable(status, "InvalidReplyError", error);
                 }
@@ -115,7 +118,7 @@ public static class CallResponseParser
         return new OpsReturned(ops, noRetry, retryAfter);
     }
 
-    private static bool TryParseOp(JsonElement e, out Op op, out string error)
+    private static bool TryParseOp(JsonElement e, bool escapes, out Op op, out string error)
     {
         op = null!;
         if (e.ValueKind != JsonValueKind.Object)
@@ -126,12 +129,15 @@ public static class CallResponseParser
 
         // Ids, names and options end up in text and jsonb columns: a NUL or an unpaired surrogate there would make
         // the commit fail (and the run hang until the sweeper gives up), so such a reply is rejected as a whole.
-        foreach (var property in e.EnumerateObject())
+        if (escapes)
         {
-            if (property.Name is not ("data" or "error") && JsonSafety.FindUnstorable(property.Value) is { } unstorable)
+            foreach (var property in e.EnumerateObject())
             {
-                error = $"an op's \"{property.Name}\" contains {unstorable}";
-                return false;
+                if (property.Name is not ("data" or "error") && JsonSafety.FindUnstorable(property.Value) is { } unstorable)
+                {
+                    error = $"an op's \"{property.Name}\" contains {unstorable}";
+                    return false;
+                }
             }
         }
 
@@ -158,13 +164,13 @@ public static class CallResponseParser
         JsonElement? opts = e.TryGetProperty("opts", out var o) && o.ValueKind == JsonValueKind.Object ? o.Clone() : null;
         var data = e.TryGetProperty("data", out var d) ? d.GetRawText() : null;
         var err = e.TryGetProperty("error", out var x) && x.ValueKind != JsonValueKind.Null ? x.GetRawText() : null;
-        if (err is not null && JsonSafety.FindUnstorable(x) is { } badError)
+        if (err is not null && JsonSafety.FindUnstorable(err) is { } badError)
         {
             // The step's error is stored (attempt history, memo): keep what can be told about it.
             err = ErrorJson.Create("Error", $"The step failed with an error the platform cannot store: it contains {badError}");
         }
 
-        if (opName is OpNames.StepError or OpNames.StepFailed && data is not null && JsonSafety.FindUnstorable(d) is not null)
+        if (opName is OpNames.StepError or OpNames.StepFailed && data is not null && JsonSafety.FindUnstorable(data) is not null)
         {
             // Only ever used as the error when "error" is missing.
             data = null;
@@ -230,9 +236,10 @@ public static class CallResponseParser
             {
                 if (doc!.RootElement.ValueKind == JsonValueKind.Object)
                 {
-                    return JsonSafety.FindUnstorable(doc.RootElement) is { } bad
+                    var error = doc.RootElement.GetRawText();
+                    return JsonSafety.FindUnstorable(error) is { } bad
                         ? ErrorJson.Create("HttpError", $"HTTP {status} from the app with an error the platform cannot store: it contains {bad}")
-                        : doc.RootElement.GetRawText();
+                        : error;
                 }
             }
         }
