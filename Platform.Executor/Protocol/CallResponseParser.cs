@@ -63,10 +63,15 @@ public static class CallResponseParser
             {
                 if (response.StatusCode == 200)
                 {
-                    return new FunctionCompleted(doc!.RootElement.GetRawText());
+                    var output = doc!.RootElement.GetRawText();
+                    return JsonSafety.FindUnstorable(output) is { } bad
+                        ? Unstorable(200, $"The function's output contains {bad}")
+                        : new FunctionCompleted(output);
                 }
 
-                return ParseOps(doc!.RootElement, noRetry, retryAfter, response.StatusCode);
+                // Only an escape can smuggle in what PostgreSQL refuses (raw control characters are not valid JSON).
+                var escapes = response.Body.Span.IndexOf("\\u"u8) >= 0;
+                return ParseOps(doc!.RootElement, noRetry, retryAfter, response.StatusCode, escapes);
             }
         }
 
@@ -76,12 +81,12 @@ public static class CallResponseParser
         return new CallFailed(response.StatusCode, errorJson, final, retryAfter);
     }
 
-    private static CallOutcome ParseOps(JsonElement root, bool noRetry, RetryAfter? retryAfter, int status)
+    private static CallOutcome ParseOps(JsonElement root, bool noRetry, RetryAfter? retryAfter, int status, bool escapes)
     {
         var ops = new List<Op>();
         if (root.ValueKind == JsonValueKind.Object)
         {
-            if (!TryParseOp(root, out var op, out var error))
+            if (!TryParseOp(root, escapes, out var op, out var error))
             {
                 return Retryable(status, "InvalidReplyError", error);
             }
@@ -92,7 +97,7 @@ public static class CallResponseParser
         {
             foreach (var element in root.EnumerateArray())
             {
-                if (!TryParseOp(element, out var op, out var error))
+                if (!TryParseOp(element, escapes, out var op, out var error))
                 {
                     return Retryable(status, "InvalidReplyError", error);
                 }
@@ -105,16 +110,35 @@ public static class CallResponseParser
             return Retryable(status, "InvalidReplyError", $"HTTP 206 with a JSON {root.ValueKind}; expected an array of ops");
         }
 
+        if (ops.FirstOrDefault(o => o.Name == OpNames.RunComplete && o.DataJson is not null && JsonSafety.FindUnstorable(o.DataJson) is not null) is { } complete)
+        {
+            return Unstorable(status, $"The function's output contains {JsonSafety.FindUnstorable(complete.DataJson!)}");
+        }
+
         return new OpsReturned(ops, noRetry, retryAfter);
     }
 
-    private static bool TryParseOp(JsonElement e, out Op op, out string error)
+    private static bool TryParseOp(JsonElement e, bool escapes, out Op op, out string error)
     {
         op = null!;
         if (e.ValueKind != JsonValueKind.Object)
         {
             error = $"an op is a JSON {e.ValueKind}; expected an object";
             return false;
+        }
+
+        // Ids, names and options end up in text and jsonb columns: a NUL or an unpaired surrogate there would make
+        // the commit fail (and the run hang until the sweeper gives up), so such a reply is rejected as a whole.
+        if (escapes)
+        {
+            foreach (var property in e.EnumerateObject())
+            {
+                if (property.Name is not ("data" or "error") && JsonSafety.FindUnstorable(property.Value) is { } unstorable)
+                {
+                    error = $"an op's \"{property.Name}\" contains {unstorable}";
+                    return false;
+                }
+            }
         }
 
         var opName = GetString(e, "op");
@@ -140,6 +164,18 @@ public static class CallResponseParser
         JsonElement? opts = e.TryGetProperty("opts", out var o) && o.ValueKind == JsonValueKind.Object ? o.Clone() : null;
         var data = e.TryGetProperty("data", out var d) ? d.GetRawText() : null;
         var err = e.TryGetProperty("error", out var x) && x.ValueKind != JsonValueKind.Null ? x.GetRawText() : null;
+        if (err is not null && JsonSafety.FindUnstorable(err) is { } badError)
+        {
+            // The step's error is stored (attempt history, memo): keep what can be told about it.
+            err = ErrorJson.Create("Error", $"The step failed with an error the platform cannot store: it contains {badError}");
+        }
+
+        if (opName is OpNames.StepError or OpNames.StepFailed && data is not null && JsonSafety.FindUnstorable(data) is not null)
+        {
+            // Only ever used as the error when "error" is missing.
+            data = null;
+        }
+
         op = new Op(id ?? "", opName, GetString(e, "name"), GetString(e, "displayName"), opts, data, err);
         error = "";
         return true;
@@ -156,6 +192,12 @@ public static class CallResponseParser
         using (doc)
         {
             var root = doc!.RootElement;
+            if (JsonSafety.FindUnstorable(root) is { } bad)
+            {
+                // An unpaired surrogate cannot even be read as a string; a NUL is never valid in the inner JSON.
+                return Retryable(201, "InvalidReplyError", $"streamed reply contains {bad}");
+            }
+
             if (root.ValueKind != JsonValueKind.Object
                 || !root.TryGetProperty("status", out var st) || !st.TryGetInt32(out var status)
                 || !root.TryGetProperty("body", out var b) || b.ValueKind != JsonValueKind.String)
@@ -194,18 +236,25 @@ public static class CallResponseParser
             {
                 if (doc!.RootElement.ValueKind == JsonValueKind.Object)
                 {
-                    return doc.RootElement.GetRawText();
+                    var error = doc.RootElement.GetRawText();
+                    return JsonSafety.FindUnstorable(error) is { } bad
+                        ? ErrorJson.Create("HttpError", $"HTTP {status} from the app with an error the platform cannot store: it contains {bad}")
+                        : error;
                 }
             }
         }
 
-        var text = Encoding.UTF8.GetString(response.Body.Span[..Math.Min(response.Body.Length, 512)]);
+        // PostgreSQL cannot store NUL, even escaped in jsonb.
+        var text = Encoding.UTF8.GetString(response.Body.Span[..Math.Min(response.Body.Length, 512)]).Replace('\0', '\uFFFD');
         var origin = response.HasSdkHeader ? "the app" : "something that is not the SDK (no X-Inngest-Sdk header)";
         return ErrorJson.Create("HttpError", $"HTTP {status} from {origin}: {text}");
     }
 
     private static CallFailed Retryable(int? status, string name, string message) =>
         new(status, ErrorJson.Create(name, message), Final: false, null);
+
+    private static CallFailed Unstorable(int status, string message) =>
+        new(status, ErrorJson.Create("UnstorableOutputError", message), Final: true, null);
 
     public static RetryAfter? ParseRetryAfter(string? value)
     {
@@ -241,6 +290,13 @@ public static class CallResponseParser
         if (trimmed.IsEmpty)
         {
             error = "empty body";
+            return false;
+        }
+
+        if (!System.Text.Unicode.Utf8.IsValid(trimmed))
+        {
+            // JsonDocument does not validate string contents; reading them later would throw.
+            error = "the body is not valid UTF-8";
             return false;
         }
 
