@@ -25,13 +25,12 @@ public sealed partial class RunExecutor(
     IOptions<ExecutorOptions> options,
     ILogger<RunExecutor> logger)
 {
-    private static readonly string s_processId = $"{Environment.MachineName}:{Environment.ProcessId}";
     private readonly ExecutorOptions _options = options.Value;
 
     /// <summary>Drives the run if it is due and free; returns quietly otherwise.</summary>
     public async Task DriveAsync(string runId, CancellationToken cancellationToken)
     {
-        var owner = $"{s_processId}:{Guid.NewGuid():N}";
+        var owner = LeaseOwner.NewClaim();
         var run = await store.ClaimAsync(runId, owner, _options.LeaseTtl, cancellationToken);
         if (run is null)
         {

@@ -96,6 +96,7 @@ public sealed partial class Sweeper(
     /// <summary>One recovery pass; returns the number of runs re-dispatched.</summary>
     public async Task<int> SweepOnceAsync(CancellationToken cancellationToken)
     {
+        await ReleaseOrphanedLeasesAsync(cancellationToken);
         List<string> due = [];
         List<string> dead = [];
         await using (var connection = await database.DataSource.OpenConnectionAsync(cancellationToken))
@@ -168,6 +169,48 @@ public sealed partial class Sweeper(
 
         return due.Count;
     }
+
+    /// <summary>
+    /// Expires leases held by processes of this machine that are gone (a SIGKILLed platform that was restarted):
+    /// their runs move again at this sweep instead of after the lease TTL. The expiry changes nothing else; the
+    /// next claim fences out the dead owner as usual.
+    /// </summary>
+    public async Task<int> ReleaseOrphanedLeasesAsync(CancellationToken cancellationToken)
+    {
+        var owners = new List<string>();
+        await using var connection = await database.DataSource.OpenConnectionAsync(cancellationToken);
+        await using (var find = new NpgsqlCommand($"""
+            SELECT DISTINCT lease_owner FROM platform.runs
+             WHERE status IN {RunStatuses.MovableSql} AND lease_until > now() AND starts_with(lease_owner, @machine)
+            """, connection))
+        {
+            find.Parameters.AddWithValue("machine", LeaseOwner.MachinePrefix);
+            await using var reader = await find.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                owners.Add(reader.GetString(0));
+            }
+        }
+
+        var orphaned = owners.Where(LeaseOwner.IsOrphanedOnThisMachine).ToArray();
+        if (orphaned.Length == 0)
+        {
+            return 0;
+        }
+
+        // dispatched_at in the past makes this same sweep pass re-dispatch them.
+        await using var release = new NpgsqlCommand($"""
+            UPDATE platform.runs SET lease_until = now() - interval '1 millisecond', dispatched_at = now() - interval '1 day'
+             WHERE lease_owner = ANY(@owners) AND status IN {RunStatuses.MovableSql}
+            """, connection);
+        release.Parameters.AddWithValue("owners", orphaned);
+        var count = await release.ExecuteNonQueryAsync(cancellationToken);
+        LogOrphans(count);
+        return count;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Released {Count} run leases held by processes of this machine that are gone")]
+    private partial void LogOrphans(int count);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Scheduler pass {Pass} failed")]
     private partial void LogPassFailed(Exception ex, string pass);
