@@ -65,7 +65,7 @@ internal sealed partial class DurableEventClient(
         var settings = options.Value;
         var url = $"{settings.PlatformUrl.TrimEnd('/')}/e/{Uri.EscapeDataString(settings.EventKey)}";
         var seed = $"{time.GetUtcNow().ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture)},{Convert.ToBase64String(RandomNumberGenerator.GetBytes(10))}";
-        var payload = body.ToJsonString();
+        var payload = body.ToJsonString(Wire.Options);
         var client = httpClients.CreateClient(HttpClientName);
         var delay = settings.EventRetryInitialDelay;
         string failure = "";

@@ -101,7 +101,7 @@ internal sealed class AppRegistrar(
         var register = new Uri(new Uri(settings.PlatformUrl), "/fn/register" + (deployId is null ? "" : $"?deployId={Uri.EscapeDataString(deployId)}"));
         using var request = new HttpRequestMessage(HttpMethod.Post, register)
         {
-            Content = new StringContent(BuildPayload(serveUrl, deployId).ToJsonString(), Encoding.UTF8, "application/json"),
+            Content = new StringContent(BuildPayload(serveUrl, deployId).ToJsonString(Wire.Options), Encoding.UTF8, "application/json"),
         };
         request.Headers.UserAgent.Add(new ProductInfoHeaderValue("inngest-dotnet", "v" + SdkInfo.Version));
         request.Headers.Add("X-Inngest-Sdk", SdkInfo.Header);

@@ -253,14 +253,14 @@ internal sealed partial class DurableEndpoint(
 
     private async Task WriteAsync(HttpContext http, int status, JsonNode? body, string? signingKey)
     {
-        var text = body?.ToJsonString() ?? "null";
+        var text = body?.ToJsonString(Wire.Options) ?? "null";
         await WriteTextAsync(http, status, text, signingKey).ConfigureAwait(false);
     }
 
     private async Task WriteAsync(HttpContext http, int status, IReadOnlyList<Op> ops, string? signingKey)
     {
         var buffer = new ArrayBufferWriter<byte>();
-        using (var writer = new Utf8JsonWriter(buffer))
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = Wire.Options.Encoder }))
         {
             writer.WriteStartArray();
             foreach (var op in ops)
