@@ -129,11 +129,12 @@ internal sealed class Execution
                     }
                 }
 
+                // Nothing to do until the function moves: it awaits something that is not a step (a timer, I/O).
                 var timeout = Timeout.InfiniteTimeSpan;
                 if (notFoundDeadline is { } deadline)
                 {
                     timeout = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline);
-                    if (timeout <= TimeSpan.Zero || Stopwatch.GetTimestamp() >= deadline)
+                    if (timeout <= TimeSpan.Zero)
                     {
                         return NotFound(newSteps);
                     }

@@ -70,6 +70,11 @@ internal sealed class StepTools(Execution execution) : IStepTools
     public Task<SendEventsResult> SendEventAsync(string id, IReadOnlyList<EventMessage> events)
     {
         ArgumentNullException.ThrowIfNull(events);
+        if (events.Count == 0 || events.Any(e => string.IsNullOrWhiteSpace(e.Name)))
+        {
+            throw new ArgumentException("Send at least one event, each with a name.", nameof(events));
+        }
+
         var sender = execution.Settings.EventSender;
         return execution.Register(
             new StepDescriptor(id, Op.StepPlanned, "sendEvent", new JsonObject { ["type"] = "step.sendEvent" },
