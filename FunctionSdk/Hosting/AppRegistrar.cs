@@ -128,6 +128,10 @@ internal sealed class AppRegistrar(
         {
             return new SyncOutcome(500, $"Failed to register; the platform at {settings.PlatformUrl} could not be reached: {e.Message}", false);
         }
+        catch (TaskCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            return new SyncOutcome(500, $"Failed to register; the platform at {settings.PlatformUrl} did not answer in time: {e.Message}", false);
+        }
 
         using (response)
         {

@@ -63,8 +63,9 @@ internal sealed partial class AppSyncService(
             {
                 return;
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (Exception e)
             {
+                // Includes an HTTP timeout: a failed attempt like any other, never a crash of the host.
                 outcome = new SyncOutcome(500, e.Message, false);
             }
 
