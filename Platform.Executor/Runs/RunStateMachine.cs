@@ -170,7 +170,8 @@ public static class RunStateMachine
         Completion? completion = null;
 
         bool known(string id) => memoized.Contains(id) || memos.Any(m => m.StepId == id);
-        bool pending(string id) => items.Any(i => i.StepId == id);
+        // The called step counts as pending: if its reply merely re-plans it, it must keep its attempt count.
+        bool pending(string id) => items.Any(i => i.StepId == id) || (called.Kind != WorkKind.Discovery && called.StepId == id);
 
         // Waits first, so that a sendEvent reported in the same reply cannot race past its wait (protocol.md §12).
         foreach (var op in ops.OrderBy(o => o.Name == OpNames.WaitForEvent ? 0 : 1))
@@ -203,7 +204,12 @@ public static class RunStateMachine
                     {
                         var retryAt = RetryAt(called.Attempt, returned.RetryAfter, policy, now, jitter);
                         attempts.Add(new AttemptLog(op.Id, opName, called.Attempt, error, retryAt));
-                        items.Add(called with { Attempt = called.Attempt + 1, DueAt = retryAt, Name = called.Name ?? opName });
+                        if (!retryScheduled)
+                        {
+                            // One retry of the call, however many step errors its reply holds.
+                            items.Add(called with { Attempt = called.Attempt + 1, DueAt = retryAt, Name = called.Name ?? opName });
+                        }
+
                         retryScheduled = true;
                         calledResolved = true;
                     }
