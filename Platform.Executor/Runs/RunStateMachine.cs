@@ -337,6 +337,15 @@ public static class RunStateMachine
             return new Transition(next with { Items = [] }, memos, attempts, [], completion);
         }
 
+        if (called.Kind == WorkKind.Discovery && memos.Count == 0 && items.Count == 0 && !ops.Any(o => o.Name == OpNames.DiscoveryRequest))
+        {
+            // Nothing stored, nothing pending: the next discovery would get the same answer, forever.
+            var noop = Failure(state, called,
+                ErrorJson.Create("ProtocolError", "The app's reply to a discovery call reported only steps that are already stored"),
+                final: false, null, policy, now, jitter, failRun: true);
+            return noop with { Attempts = [.. attempts, .. noop.Attempts] };
+        }
+
         if (!calledResolved && !retryScheduled)
         {
             // A step call whose reply does not settle that step: the app did not run what we asked for.
