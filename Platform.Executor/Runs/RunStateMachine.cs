@@ -120,10 +120,10 @@ public static class RunStateMachine
         switch (outcome)
         {
             case FunctionCompleted completed:
-                return Final(current, new Completion(RunStatus.Completed, completed.OutputJson, null));
+                return Final(current, Completed(completed.OutputJson));
 
             case CallFailed failed:
-                return Failure(current, called, failed.ErrorJson, failed.Final, failed.RetryAfter, policy, now, jitter, failRun: true);
+                return Failure(current, called, Storable(failed.ErrorJson), failed.Final, failed.RetryAfter, policy, now, jitter, failRun: true);
 
             case OpsReturned returned:
                 return ApplyOps(current, called, returned, memoized, policy, startedAt, now, jitter);
@@ -198,7 +198,7 @@ public static class RunStateMachine
 
                 case OpNames.StepError:
                 {
-                    var error = op.ErrorJson ?? op.DataJson ?? ErrorJson.Create("Error", "The step failed without an error object");
+                    var error = Storable(op.ErrorJson ?? op.DataJson ?? ErrorJson.Create("Error", "The step failed without an error object"));
                     var canRetry = !returned.NoRetry && called.Attempt + 1 < policy.MaxAttempts;
                     if (canRetry)
                     {
@@ -231,7 +231,7 @@ public static class RunStateMachine
 
                 case OpNames.StepFailed:
                 {
-                    var error = op.ErrorJson ?? op.DataJson ?? ErrorJson.Create("Error", "The step failed without an error object");
+                    var error = Storable(op.ErrorJson ?? op.DataJson ?? ErrorJson.Create("Error", "The step failed without an error object"));
                     attempts.Add(new AttemptLog(op.Id, opName, attemptNo, error, null));
                     if (!known(op.Id))
                     {
@@ -303,7 +303,7 @@ public static class RunStateMachine
                     break;
 
                 case OpNames.RunComplete:
-                    completion = new Completion(RunStatus.Completed, op.DataJson ?? "null", null);
+                    completion = Completed(op.DataJson ?? "null");
                     break;
 
                 case OpNames.DiscoveryRequest:
@@ -403,6 +403,18 @@ public static class RunStateMachine
             ? new Transition(state with { Items = [] }, [], [log], [], new Completion(RunStatus.Failed, null, errorJson))
             : new Transition(state, [], [log], [], null);
     }
+
+    /// <summary>The run's output, unless PostgreSQL's jsonb cannot store it (NUL, unpaired surrogates).</summary>
+    private static Completion Completed(string outputJson) =>
+        JsonSafety.FindUnstorable(outputJson) is { } bad
+            ? new Completion(RunStatus.Failed, null, ErrorJson.Create("UnstorableOutputError", $"The function's output contains {bad}"))
+            : new Completion(RunStatus.Completed, outputJson, null);
+
+    /// <summary>An error to store; one jsonb cannot hold is replaced, or the commit would fail on every retry.</summary>
+    private static string Storable(string errorJson) =>
+        JsonSafety.FindUnstorable(errorJson) is { } bad
+            ? ErrorJson.Create("UnstorableOutputError", $"The app reported an error that contains {bad}")
+            : errorJson;
 
     private static Transition Final(RunState state, Completion completion) =>
         new(state with { Items = [] }, [], [], [], completion);
