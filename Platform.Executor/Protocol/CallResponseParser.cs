@@ -157,7 +157,7 @@ public static class CallResponseParser
         {
             var root = doc!.RootElement;
             if (root.ValueKind != JsonValueKind.Object
-                || !root.TryGetProperty("status", out var st) || !st.TryGetInt32(out var status)
+                || !root.TryGetProperty("status", out var st) || st.ValueKind != JsonValueKind.Number || !st.TryGetInt32(out var status)
                 || !root.TryGetProperty("body", out var b) || b.ValueKind != JsonValueKind.String)
             {
                 return Retryable(201, "InvalidReplyError", "streamed reply is not a {status, headers, body} envelope");
