@@ -72,7 +72,8 @@ public static class CallResponseParser
 
         // Errors: body is a serialized error when the SDK answered; anything else is wrapped.
         var errorJson = ErrorFromBody(response);
-        var final = noRetry && response.HasSdkHeader && response.StatusCode is >= 400 and < 500;
+        // Like Go, a reply the SDK flags no-retry is never retried, whatever its status (protocol.md §12).
+        var final = noRetry && response.HasSdkHeader;
         return new CallFailed(response.StatusCode, errorJson, final, retryAfter);
     }
 
