@@ -21,6 +21,7 @@ public sealed record RawCallResponse(
 public static class CallResponseParser
 {
     private static readonly JsonDocumentOptions s_jsonOptions = new() { MaxDepth = 128 };
+    private static readonly string[] s_storedFields = ["id", "op", "name", "displayName", "opts"];
 
     public static CallOutcome Parse(RawCallResponse response)
     {
@@ -123,6 +124,16 @@ public static class CallResponseParser
         {
             error = "an op has no \"op\" field";
             return false;
+        }
+
+        // Ids and names go into text columns, which refuse NUL like jsonb does; the data and error are checked later.
+        foreach (var field in s_storedFields)
+        {
+            if (e.TryGetProperty(field, out var value) && JsonSafety.FindUnstorable(value) is { } bad)
+            {
+                error = $"an op's \"{field}\" contains {bad}";
+                return false;
+            }
         }
 
         var id = GetString(e, "id");
