@@ -232,7 +232,8 @@ public static class CallResponseParser
             return new RetryAfter(TimeSpan.FromSeconds(seconds), null);
         }
 
-        if (DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var at))
+        // A date is at least "yyyy-MM-dd"; shorter text such as "12.31" would otherwise parse as 31 December.
+        if (value.Length >= 10 && DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var at))
         {
             return new RetryAfter(null, at);
         }
