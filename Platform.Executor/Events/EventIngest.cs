@@ -37,6 +37,12 @@ public sealed class EventIngest(
     /// <summary>Validates a request body. On success every event is checked; on failure nothing is stored.</summary>
     public static (List<IncomingEvent>? Events, string? Error) Parse(ReadOnlyMemory<byte> body, long nowMs)
     {
+        // JsonDocument accepts invalid UTF-8 inside strings and throws only when the text is read.
+        if (!System.Text.Unicode.Utf8.IsValid(body.Span))
+        {
+            return (null, "The body is not valid UTF-8");
+        }
+
         JsonDocument doc;
         try
         {

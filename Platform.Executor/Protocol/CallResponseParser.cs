@@ -257,6 +257,13 @@ public static class CallResponseParser
             return false;
         }
 
+        // JsonDocument accepts invalid UTF-8 inside strings and throws only when the text is read.
+        if (!System.Text.Unicode.Utf8.IsValid(trimmed))
+        {
+            error = "the body is not valid UTF-8";
+            return false;
+        }
+
         try
         {
             doc = JsonDocument.Parse(trimmed.ToArray(), s_jsonOptions);
