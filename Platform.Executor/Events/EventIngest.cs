@@ -103,10 +103,10 @@ public sealed class EventIngest(
             return (null, $"{path}: expected an object, got a JSON {e.ValueKind.ToString().ToLowerInvariant()}");
         }
 
-        var raw = e.GetRawText();
-        if (raw.Length > MaxEventBytes)
+        var size = System.Text.Encoding.UTF8.GetByteCount(e.GetRawText());
+        if (size > MaxEventBytes)
         {
-            return (null, $"{path}: the event is {raw.Length} bytes; the limit is {MaxEventBytes}");
+            return (null, $"{path}: the event is {size} bytes; the limit is {MaxEventBytes}");
         }
 
         if (JsonSafety.FindUnstorable(e) is { } bad)
