@@ -101,6 +101,20 @@ public sealed class CallResponseParserTests
         }
     }
 
+    [Theory]
+    [InlineData(200)]
+    [InlineData(206)]
+    [InlineData(201)]
+    public void Parse_2xxBodyNotValidUtf8_IsRetryableNotThrown(int status)
+    {
+        // JsonDocument accepts invalid UTF-8 inside strings and throws only when the text is read.
+        byte[] body = [.. "[{\"id\":\"a\",\"op\":\"StepRun\",\"data\":\""u8, 0xFF, .. "\"}]"u8];
+
+        var outcome = CallResponseParser.Parse(new RawCallResponse(status, Json, true, null, null, body, false));
+
+        Assert.Contains("UTF-8", AssertRetryable(outcome, status, "InvalidReplyError"), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Parse_2xxBodyNestedDeeperThanTheLimit_IsRetryableNotAStackOverflow()
     {
