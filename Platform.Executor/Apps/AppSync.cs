@@ -254,7 +254,9 @@ public sealed class AppSync(PlatformDatabase database, FunctionRegistry registry
     public static bool TryCleanUrl(string? url, out string clean, out string error)
     {
         clean = "";
-        if (string.IsNullOrWhiteSpace(url) || !Uri.TryCreate(url, UriKind.Absolute, out var uri))
+        // On Unix, Uri reads "/api/inngest" as an absolute file path: without a written scheme it is relative.
+        if (string.IsNullOrWhiteSpace(url) || !Uri.TryCreate(url, UriKind.Absolute, out var uri)
+            || (uri.IsFile && !url.TrimStart().StartsWith("file:", StringComparison.OrdinalIgnoreCase)))
         {
             error = "required, an absolute URL";
             return false;

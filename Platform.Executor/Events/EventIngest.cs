@@ -37,6 +37,12 @@ public sealed class EventIngest(
     /// <summary>Validates a request body. On success every event is checked; on failure nothing is stored.</summary>
     public static (List<IncomingEvent>? Events, string? Error) Parse(ReadOnlyMemory<byte> body, long nowMs)
     {
+        // JsonDocument accepts invalid UTF-8 inside strings and throws only when the text is read.
+        if (!System.Text.Unicode.Utf8.IsValid(body.Span))
+        {
+            return (null, "The body is not valid UTF-8");
+        }
+
         JsonDocument doc;
         try
         {
@@ -97,10 +103,10 @@ public sealed class EventIngest(
             return (null, $"{path}: expected an object, got a JSON {e.ValueKind.ToString().ToLowerInvariant()}");
         }
 
-        var raw = e.GetRawText();
-        if (raw.Length > MaxEventBytes)
+        var size = System.Text.Encoding.UTF8.GetByteCount(e.GetRawText());
+        if (size > MaxEventBytes)
         {
-            return (null, $"{path}: the event is {raw.Length} bytes; the limit is {MaxEventBytes}");
+            return (null, $"{path}: the event is {size} bytes; the limit is {MaxEventBytes}");
         }
 
         if (JsonSafety.FindUnstorable(e) is { } bad)

@@ -77,7 +77,8 @@ public static class CallResponseParser
 
         // Errors: body is a serialized error when the SDK answered; anything else is wrapped.
         var errorJson = ErrorFromBody(response);
-        var final = noRetry && response.HasSdkHeader && response.StatusCode is >= 400 and < 500;
+        // Like Go, a reply the SDK flags no-retry is never retried, whatever its status (protocol.md §12).
+        var final = noRetry && response.HasSdkHeader;
         return new CallFailed(response.StatusCode, errorJson, final, retryAfter);
     }
 
@@ -199,7 +200,7 @@ public static class CallResponseParser
             }
 
             if (root.ValueKind != JsonValueKind.Object
-                || !root.TryGetProperty("status", out var st) || !st.TryGetInt32(out var status)
+                || !root.TryGetProperty("status", out var st) || st.ValueKind != JsonValueKind.Number || !st.TryGetInt32(out var status)
                 || !root.TryGetProperty("body", out var b) || b.ValueKind != JsonValueKind.String)
             {
                 return Retryable(201, "InvalidReplyError", "streamed reply is not a {status, headers, body} envelope");
@@ -269,7 +270,8 @@ public static class CallResponseParser
             return new RetryAfter(TimeSpan.FromSeconds(seconds), null);
         }
 
-        if (DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var at))
+        // A date is at least "yyyy-MM-dd"; shorter text such as "12.31" would otherwise parse as 31 December.
+        if (value.Length >= 10 && DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var at))
         {
             return new RetryAfter(null, at);
         }
@@ -293,9 +295,9 @@ public static class CallResponseParser
             return false;
         }
 
+        // JsonDocument accepts invalid UTF-8 inside strings and throws only when the text is read.
         if (!System.Text.Unicode.Utf8.IsValid(trimmed))
         {
-            // JsonDocument does not validate string contents; reading them later would throw.
             error = "the body is not valid UTF-8";
             return false;
         }

@@ -18,7 +18,18 @@ public static class JsonSafety
             case JsonValueKind.Object:
                 foreach (var property in element.EnumerateObject())
                 {
-                    if (CheckName(property.Name) is { } bad)
+                    string name;
+                    try
+                    {
+                        name = property.Name;
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        // Like GetString, reading a key with an unpaired surrogate escape throws.
+                        return "a string with an unpaired surrogate";
+                    }
+
+                    if (CheckName(name) is { } bad)
                     {
                         return bad;
                     }

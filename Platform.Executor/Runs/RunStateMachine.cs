@@ -120,10 +120,10 @@ public static class RunStateMachine
         switch (outcome)
         {
             case FunctionCompleted completed:
-                return Final(current, new Completion(RunStatus.Completed, completed.OutputJson, null));
+                return Final(current, Completed(completed.OutputJson));
 
             case CallFailed failed:
-                return Failure(current, called, failed.ErrorJson, failed.Final, failed.RetryAfter, policy, now, jitter, failRun: true);
+                return Failure(current, called, Storable(failed.ErrorJson), failed.Final, failed.RetryAfter, policy, now, jitter, failRun: true);
 
             case OpsReturned returned:
                 return ApplyOps(current, called, returned, memoized, policy, startedAt, now, jitter);
@@ -170,7 +170,8 @@ public static class RunStateMachine
         Completion? completion = null;
 
         bool known(string id) => memoized.Contains(id) || memos.Any(m => m.StepId == id);
-        bool pending(string id) => items.Any(i => i.StepId == id);
+        // The called step counts as pending: if its reply merely re-plans it, it must keep its attempt count.
+        bool pending(string id) => items.Any(i => i.StepId == id) || (called.Kind != WorkKind.Discovery && called.StepId == id);
 
         // Waits first, so that a sendEvent reported in the same reply cannot race past its wait (protocol.md §12).
         foreach (var op in ops.OrderBy(o => o.Name == OpNames.WaitForEvent ? 0 : 1))
@@ -197,13 +198,18 @@ public static class RunStateMachine
 
                 case OpNames.StepError:
                 {
-                    var error = op.ErrorJson ?? op.DataJson ?? ErrorJson.Create("Error", "The step failed without an error object");
+                    var error = Storable(op.ErrorJson ?? op.DataJson ?? ErrorJson.Create("Error", "The step failed without an error object"));
                     var canRetry = !returned.NoRetry && called.Attempt + 1 < policy.MaxAttempts;
                     if (canRetry)
                     {
                         var retryAt = RetryAt(called.Attempt, returned.RetryAfter, policy, now, jitter);
                         attempts.Add(new AttemptLog(op.Id, opName, called.Attempt, error, retryAt));
-                        items.Add(called with { Attempt = called.Attempt + 1, DueAt = retryAt, Name = called.Name ?? opName });
+                        if (!retryScheduled)
+                        {
+                            // One retry of the call, however many step errors its reply holds.
+                            items.Add(called with { Attempt = called.Attempt + 1, DueAt = retryAt, Name = called.Name ?? opName });
+                        }
+
                         retryScheduled = true;
                         calledResolved = true;
                     }
@@ -225,7 +231,7 @@ public static class RunStateMachine
 
                 case OpNames.StepFailed:
                 {
-                    var error = op.ErrorJson ?? op.DataJson ?? ErrorJson.Create("Error", "The step failed without an error object");
+                    var error = Storable(op.ErrorJson ?? op.DataJson ?? ErrorJson.Create("Error", "The step failed without an error object"));
                     attempts.Add(new AttemptLog(op.Id, opName, attemptNo, error, null));
                     if (!known(op.Id))
                     {
@@ -297,7 +303,7 @@ public static class RunStateMachine
                     break;
 
                 case OpNames.RunComplete:
-                    completion = new Completion(RunStatus.Completed, op.DataJson ?? "null", null);
+                    completion = Completed(op.DataJson ?? "null");
                     break;
 
                 case OpNames.DiscoveryRequest:
@@ -329,6 +335,15 @@ public static class RunStateMachine
         if (completion is not null)
         {
             return new Transition(next with { Items = [] }, memos, attempts, [], completion);
+        }
+
+        if (called.Kind == WorkKind.Discovery && memos.Count == 0 && items.Count == 0 && !ops.Any(o => o.Name == OpNames.DiscoveryRequest))
+        {
+            // Nothing stored, nothing pending: the next discovery would get the same answer, forever.
+            var noop = Failure(state, called,
+                ErrorJson.Create("ProtocolError", "The app's reply to a discovery call reported only steps that are already stored"),
+                final: false, null, policy, now, jitter, failRun: true);
+            return noop with { Attempts = [.. attempts, .. noop.Attempts] };
         }
 
         if (!calledResolved && !retryScheduled)
@@ -388,6 +403,18 @@ public static class RunStateMachine
             ? new Transition(state with { Items = [] }, [], [log], [], new Completion(RunStatus.Failed, null, errorJson))
             : new Transition(state, [], [log], [], null);
     }
+
+    /// <summary>The run's output, unless PostgreSQL's jsonb cannot store it (NUL, unpaired surrogates).</summary>
+    private static Completion Completed(string outputJson) =>
+        JsonSafety.FindUnstorable(outputJson) is { } bad
+            ? new Completion(RunStatus.Failed, null, ErrorJson.Create("UnstorableOutputError", $"The function's output contains {bad}"))
+            : new Completion(RunStatus.Completed, outputJson, null);
+
+    /// <summary>An error to store; one jsonb cannot hold is replaced, or the commit would fail on every retry.</summary>
+    private static string Storable(string errorJson) =>
+        JsonSafety.FindUnstorable(errorJson) is { } bad
+            ? ErrorJson.Create("UnstorableOutputError", $"The app reported an error that contains {bad}")
+            : errorJson;
 
     private static Transition Final(RunState state, Completion completion) =>
         new(state with { Items = [] }, [], [], [], completion);
