@@ -74,6 +74,9 @@ public sealed class BenchDatabase : IAsyncDisposable
             settings[name] = (string?)await show.ExecuteScalarAsync(cancellationToken) ?? "";
         }
 
+        // The platform connects with the same connection string: TLS on a loopback connection costs CPU on every round trip.
+        await using var ssl = new NpgsqlCommand("SELECT coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)", connection);
+        settings["connection_tls"] = (bool)(await ssl.ExecuteScalarAsync(cancellationToken) ?? false) ? "on" : "off";
         return settings;
     }
 
@@ -93,6 +96,24 @@ public sealed class BenchDatabase : IAsyncDisposable
 
         await using var attempts = new NpgsqlCommand("SELECT count(*) FROM platform.attempts", connection);
         return (runs, (long)(await attempts.ExecuteScalarAsync(cancellationToken) ?? 0L));
+    }
+
+    /// <summary>
+    /// Cumulative work done in this database (PostgreSQL's statistics, flushed by each backend at least once a
+    /// second): commits, and rows written to the platform's and Hangfire's tables.
+    /// </summary>
+    public async Task<DbCounters> CountersAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(ConnectionString, cancellationToken);
+        await using var command = new NpgsqlCommand("""
+            SELECT (SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()),
+                   coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del) FILTER (WHERE schemaname = 'platform'), 0)::bigint,
+                   coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del) FILTER (WHERE schemaname = 'hangfire'), 0)::bigint
+              FROM pg_stat_user_tables
+            """, connection);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return new DbCounters(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
     }
 
     private static async Task<NpgsqlConnection> OpenAsync(string connectionString, CancellationToken cancellationToken)
@@ -124,6 +145,13 @@ public sealed class BenchDatabase : IAsyncDisposable
             }
         }
     }
+}
+
+/// <summary>Cumulative transactions and row writes (inserted + updated + deleted) by schema.</summary>
+public sealed record DbCounters(long Transactions, long PlatformRows, long HangfireRows)
+{
+    public DbCounters Minus(DbCounters earlier) =>
+        new(Transactions - earlier.Transactions, PlatformRows - earlier.PlatformRows, HangfireRows - earlier.HangfireRows);
 }
 
 public static class FreePort

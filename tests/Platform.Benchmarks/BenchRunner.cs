@@ -66,16 +66,33 @@ public static class BenchRunner
             var cpu = new CpuSampler(platform.Pid);
             var scenarios = new Scenarios(http, app, cpu, progress);
             var cpuByPhase = new Dictionary<string, CpuUse>(StringComparer.Ordinal);
+            var dbByPhase = new Dictionary<string, PhaseDbUse>(StringComparer.Ordinal);
 
             async Task<T> PhaseAsync<T>(string name, Func<Task<T>> run)
             {
                 progress.WriteLine($"{name} ...");
+                var (db0, calls0) = (await database.CountersAsync(cancellationToken), app.Calls);
                 var before = cpu.Take();
                 var result = await run();
                 var use = CpuSampler.Between(before, cpu.Take());
+                var calls = app.Calls - calls0;
+                if (calls > 0)
+                {
+                    // Statistics reach pg_stat_* when a backend goes idle or at most a second later.
+                    await Task.Delay(TimeSpan.FromSeconds(1.1), cancellationToken);
+                }
+
+                var db = (await database.CountersAsync(cancellationToken)).Minus(db0);
                 cpuByPhase[name] = use;
+                dbByPhase[name] = new PhaseDbUse(calls, db);
                 progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"  cpu (cores): machine {use.Machine:0.00} = platform {use.Platform:0.00} + bench {use.Bench:0.00} + postgres {use.Postgres:0.00} + other {use.Other:0.00}; load {use.LoadAverage}"));
+                if (calls > 0)
+                {
+                    progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"  db per app call: {(double)db.Transactions / calls:0.00} transactions, {(double)db.PlatformRows / calls:0.00} platform rows, {(double)db.HangfireRows / calls:0.00} hangfire rows written"));
+                }
+
                 return result;
             }
 
@@ -131,11 +148,11 @@ public static class BenchRunner
             var report = new BenchReport(
                 startedAt, Math.Round(total.Elapsed.TotalSeconds, 1), options.Quick, s_configuration, await CommitAsync(repoRoot),
                 Machine(), database.Source, await database.SettingsAsync(cancellationToken), rows, overhead, ratio, ratioAfterDispatch, throughput, latency,
-                batches, single, cpuByPhase, runs, failedAttempts, repeated, warnings);
+                batches, single, cpuByPhase, dbByPhase, runs, failedAttempts, repeated, warnings);
 
             progress.WriteLine();
             progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"Results ({(options.Quick ? "quick" : "full")}, {report.DurationSeconds:0} s, PostgreSQL {report.DatabaseSettings["server_version"]} fsync={report.DatabaseSettings["fsync"]} synchronous_commit={report.DatabaseSettings["synchronous_commit"]}, load average {CpuSampler.LoadAverage()}):"));
+                $"Results ({(options.Quick ? "quick" : "full")}, {report.DurationSeconds:0} s, PostgreSQL {report.DatabaseSettings["server_version"]} fsync={report.DatabaseSettings["fsync"]} synchronous_commit={report.DatabaseSettings["synchronous_commit"]} tls={report.DatabaseSettings["connection_tls"]}, load average {CpuSampler.LoadAverage()}):"));
             progress.WriteLine(Report.Table(rows));
             foreach (var warning in warnings)
             {

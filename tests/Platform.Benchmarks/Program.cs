@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Platform.Benchmarks;
 
 // dotnet run -c Release --project tests/Platform.Benchmarks -- [--quick]
@@ -20,11 +21,24 @@ if (args.FirstOrDefault(a => a != "--quick") is { } unknown)
 }
 
 using var cancel = new CancellationTokenSource();
-Console.CancelKeyPress += (_, e) =>
-{
-    // Stop measuring and clean up (platform, database) instead of dying with children left behind.
-    e.Cancel = true;
-    cancel.Cancel();
-};
 
-return await BenchRunner.RunAsync(args.Contains("--quick") ? BenchOptions.QuickRun : BenchOptions.Full, cancel.Token);
+// Ctrl+C or a SIGTERM (e.g. from `timeout`): stop measuring and clean up (platform, database) instead of dying
+// with the children left behind.
+void Stop(PosixSignalContext context)
+{
+    context.Cancel = true;
+    cancel.Cancel();
+}
+
+using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+
+try
+{
+    return await BenchRunner.RunAsync(args.Contains("--quick") ? BenchOptions.QuickRun : BenchOptions.Full, cancel.Token);
+}
+catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+{
+    Console.Error.WriteLine("Cancelled; the platform and the database were stopped.");
+    return 130;
+}

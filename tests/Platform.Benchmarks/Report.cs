@@ -34,10 +34,14 @@ public sealed record BenchReport(
     IngestResult IngestBatches,
     IngestResult IngestSingle,
     Dictionary<string, CpuUse> CpuByPhase,
+    Dictionary<string, PhaseDbUse> DbByPhase,
     Dictionary<string, long> RunsByStatus,
     long FailedAttempts,
     long RepeatedCalls,
     IReadOnlyList<string> Warnings);
+
+/// <summary>Database work during a phase, next to the calls the app received in it.</summary>
+public sealed record PhaseDbUse(long AppCalls, DbCounters Db);
 
 public static class Report
 {
@@ -53,7 +57,7 @@ public static class Report
                 $"(1) overhead/step, {o.Steps}-step chain, {o.Runs} run{(o.Runs == 1 ? "" : "s")}", "ms",
                 o.PerStepMs.P50, o.Runs > 1 ? o.PerStepMs.P90 : null, o.Runs > 1 ? o.PerStepMs.P99 : null,
                 target, o.Steps >= 10 ? o.PerStepMs.P50 <= 3 : null, "Restate 1.1 ms; Hangfire hop 10-18 ms",
-                F($"after dispatch (first call -> last reply) p50 {o.PerStepAfterDispatchMs.P50:0.00} ms; per hop p50/p90/p99 {o.HopMs.P50:0.00}/{o.HopMs.P90:0.00}/{o.HopMs.P99:0.00} ms over {o.HopMs.Count} hops; app {o.AppHandlingPerCallMs:0.000} ms/call")));
+                F($"after dispatch (first call -> last reply) p50 {o.PerStepAfterDispatchMs.P50:0.00} ms; per hop p50/p90/p99 {o.HopMs.P50:0.00}/{o.HopMs.P90:0.00}/{o.HopMs.P99:0.00} ms over {o.HopMs.Count} hops; app {o.AppHandlingPerCallMs:0.000} ms/call{(o.HopP50ByTenth.Count > 0 ? F($"; hop p50 first/last tenth {o.HopP50ByTenth[0]:0.00}/{o.HopP50ByTenth[^1]:0.00} ms") : "")}")));
         }
 
         if (ratio is { } r)

@@ -16,7 +16,8 @@ public sealed record OverheadResult(
     Stats FirstCallMs,
     Stats RunWallMs,
     double AppHandlingPerCallMs,
-    int RepeatedCalls);
+    int RepeatedCalls,
+    IReadOnlyList<double> HopP50ByTenth);
 
 /// <summary>Figure (2): steps per second with a fixed number of runs in flight.</summary>
 public sealed record ThroughputResult(
@@ -103,6 +104,9 @@ public sealed class Scenarios(HttpClient platform, NoopApp app, CpuSampler cpu, 
         var walls = new List<double>();
         var handling = new List<double>();
         var repeats = 0;
+        // Hops grouped by their position in the run (first tenth ... last tenth): growth along one run, under the
+        // same machine noise, is the replay cost that a 1,000-step vs 10-step comparison across phases blurs.
+        var byTenth = Enumerable.Range(0, 10).Select(_ => new List<double>()).ToArray();
         for (var r = 0; r < plan.Runs; r++)
         {
             var (sent, _, trace) = await RunOnceAsync(plan.Steps, cancellationToken);
@@ -117,16 +121,24 @@ public sealed class Scenarios(HttpClient platform, NoopApp app, CpuSampler cpu, 
             handling.AddRange(calls.Select(c => Clock.Ms(c.HandlingTicks)));
             for (var i = 1; i < calls.Count; i++)
             {
-                hops.Add(Clock.MsBetween(calls[i - 1].AnsweredAt, calls[i].ArrivedAt));
+                var hop = Clock.MsBetween(calls[i - 1].AnsweredAt, calls[i].ArrivedAt);
+                hops.Add(hop);
+                byTenth[(i - 1) * 10 / (calls.Count - 1)].Add(hop);
             }
 
             repeats += trace.Repeats;
         }
 
         var result = new OverheadResult(plan.Steps, plan.Runs, Stats.Of(perStep), Stats.Of(afterDispatch), Stats.Of(hops), Stats.Of(firstCalls), Stats.Of(walls),
-            Math.Round(handling.Average(), 4), repeats);
+            Math.Round(handling.Average(), 4), repeats,
+            plan.Steps >= 100 ? byTenth.Select(t => Stats.Of(t).P50).ToList() : []);
         progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  chain of {plan.Steps,4} steps x {plan.Runs,2}: overhead/step p50 {result.PerStepMs.P50:0.00} ms ({result.PerStepAfterDispatchMs.P50:0.00} ms after dispatch), hop p50 {result.HopMs.P50:0.00} ms, run p50 {result.RunWallMs.P50:0.0} ms"));
+        if (result.HopP50ByTenth.Count > 0)
+        {
+            progress.WriteLine($"    hop p50 by tenth of the run: {string.Join(" ", result.HopP50ByTenth.Select(h => h.ToString("0.00", CultureInfo.InvariantCulture)))} ms");
+        }
+
         return result;
     }
 

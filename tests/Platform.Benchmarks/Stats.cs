@@ -13,8 +13,10 @@ public sealed record Stats(int Count, double Min, double P50, double P90, double
             return new Stats(0, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN);
         }
 
-        return new Stats(sorted.Length, sorted[0], Rank(sorted, 0.50), Rank(sorted, 0.90), Rank(sorted, 0.99), sorted[^1], sorted.Average());
+        return new Stats(sorted.Length, R(sorted[0]), R(Rank(sorted, 0.50)), R(Rank(sorted, 0.90)), R(Rank(sorted, 0.99)), R(sorted[^1]), R(sorted.Average()));
     }
+
+    private static double R(double value) => Math.Round(value, 4);
 
     private static double Rank(double[] sorted, double p) =>
         sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
