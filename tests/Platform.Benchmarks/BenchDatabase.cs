@@ -116,6 +116,58 @@ public sealed class BenchDatabase : IAsyncDisposable
         return new DbCounters(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
     }
 
+    /// <summary>
+    /// Where the time between an event and its run's first step goes, by the database's clock, for runs of chains of
+    /// <paramref name="steps"/> steps: ingest transaction → Hangfire job enqueued → job processing → run claimed →
+    /// first step stored. Reads Hangfire's tables, so it describes the Hangfire dispatcher only; null when they are
+    /// not there (another dispatcher) or not readable.
+    /// </summary>
+    public async Task<Dictionary<string, Stats>?> DispatchBreakdownAsync(int steps, CancellationToken cancellationToken)
+    {
+        const string Sql = """
+            WITH r AS (
+                SELECT r.id, r.created_at, r.started_at,
+                       (SELECT min(s.completed_at) FROM platform.steps s WHERE s.run_id = r.id) AS first_step_at
+                  FROM platform.runs r
+                  JOIN platform.events e ON e.id = r.event_id
+                 WHERE e.data->>'steps' = @steps),
+            j AS (
+                SELECT j.id, (j.arguments->>0)::jsonb #>> '{}' AS run_id,
+                       (SELECT min(createdat) FROM hangfire.state s WHERE s.jobid = j.id AND s.name = 'Enqueued') AS enqueued_at,
+                       (SELECT min(createdat) FROM hangfire.state s WHERE s.jobid = j.id AND s.name = 'Processing') AS processing_at
+                  FROM hangfire.job j)
+            SELECT extract(epoch FROM j.enqueued_at - r.created_at) * 1000,
+                   extract(epoch FROM j.processing_at - j.enqueued_at) * 1000,
+                   extract(epoch FROM r.started_at - j.processing_at) * 1000,
+                   extract(epoch FROM r.first_step_at - r.started_at) * 1000
+              FROM r
+              JOIN LATERAL (SELECT * FROM j WHERE j.run_id = r.id ORDER BY j.id LIMIT 1) j ON true
+             WHERE j.processing_at IS NOT NULL AND r.first_step_at IS NOT NULL
+            """;
+        var columns = new[] { "ingest -> enqueued", "enqueued -> processing", "processing -> claimed", "claimed -> first step stored" };
+        var values = columns.Select(_ => new List<double>()).ToArray();
+        try
+        {
+            await using var connection = await OpenAsync(ConnectionString, cancellationToken);
+            await using var command = new NpgsqlCommand(Sql, connection);
+            command.Parameters.AddWithValue("steps", steps.ToString(CultureInfo.InvariantCulture));
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                for (var i = 0; i < columns.Length; i++)
+                {
+                    values[i].Add((double)reader.GetDecimal(i));
+                }
+            }
+        }
+        catch (PostgresException)
+        {
+            return null;
+        }
+
+        return values[0].Count == 0 ? null : columns.Zip(values).ToDictionary(c => c.First, c => Stats.Of(c.Second), StringComparer.Ordinal);
+    }
+
     private static async Task<NpgsqlConnection> OpenAsync(string connectionString, CancellationToken cancellationToken)
     {
         var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);

@@ -102,6 +102,13 @@ public static class BenchRunner
                 return 0;
             });
             var latency = await PhaseAsync("(3) event -> first step", () => scenarios.FirstStepLatencyAsync(options.LatencyEvents, cancellationToken));
+            var breakdown = await database.DispatchBreakdownAsync(1, cancellationToken);
+            if (breakdown is not null)
+            {
+                progress.WriteLine("  dispatch by the database clock, p50/p90 ms: " + string.Join("; ", breakdown.Select(b =>
+                    string.Create(CultureInfo.InvariantCulture, $"{b.Key} {b.Value.P50:0.0}/{b.Value.P90:0.0}"))));
+            }
+
             var overhead = new List<OverheadResult>();
             foreach (var plan in options.Chains)
             {
@@ -144,10 +151,10 @@ public static class BenchRunner
             double? ratioAfterDispatch = ten is not null && thousand is not null
                 ? Math.Round(thousand.PerStepAfterDispatchMs.P50 / ten.PerStepAfterDispatchMs.P50, 3)
                 : null;
-            var rows = Report.Rows(overhead, ratio, ratioAfterDispatch, throughput, latency, batches, single);
+            var rows = Report.Rows(overhead, ratio, ratioAfterDispatch, throughput, latency, breakdown, batches, single);
             var report = new BenchReport(
                 startedAt, Math.Round(total.Elapsed.TotalSeconds, 1), options.Quick, s_configuration, await CommitAsync(repoRoot),
-                Machine(), database.Source, await database.SettingsAsync(cancellationToken), rows, overhead, ratio, ratioAfterDispatch, throughput, latency,
+                Machine(), database.Source, await database.SettingsAsync(cancellationToken), rows, overhead, ratio, ratioAfterDispatch, throughput, latency, breakdown,
                 batches, single, cpuByPhase, dbByPhase, runs, failedAttempts, repeated, warnings);
 
             progress.WriteLine();

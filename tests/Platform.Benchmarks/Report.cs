@@ -31,6 +31,7 @@ public sealed record BenchReport(
     double? OverheadRatio1000To10AfterDispatch,
     ThroughputResult Throughput,
     LatencyResult FirstStep,
+    Dictionary<string, Stats>? FirstStepBreakdown,
     IngestResult IngestBatches,
     IngestResult IngestSingle,
     Dictionary<string, CpuUse> CpuByPhase,
@@ -46,7 +47,7 @@ public sealed record PhaseDbUse(long AppCalls, DbCounters Db);
 public static class Report
 {
     public static List<ReportRow> Rows(
-        IReadOnlyList<OverheadResult> overhead, double? ratio, double? ratioAfterDispatch, ThroughputResult throughput, LatencyResult latency, IngestResult batches, IngestResult single)
+        IReadOnlyList<OverheadResult> overhead, double? ratio, double? ratioAfterDispatch, ThroughputResult throughput, LatencyResult latency, Dictionary<string, Stats>? breakdown, IngestResult batches, IngestResult single)
     {
         var rows = new List<ReportRow>();
         foreach (var o in overhead)
@@ -62,7 +63,14 @@ public static class Report
 
         if (ratio is { } r)
         {
-            rows.Add(new ReportRow("(1) per-step(1000) / per-step(10)", "x", r, null, null, "<= 1.5", r <= 1.5, "", F($"medians; excluding dispatch {ratioAfterDispatch:0.00}x; > 1 means replay cost grows with run length")));
+            // As the brief defines it, the 10-step figure carries a tenth of the dispatch and the 1,000-step one almost
+            // none, which hides growth; without the dispatch the ratio shows the replay cost alone.
+            rows.Add(new ReportRow("(1) per-step(1000) / per-step(10)", "x", r, null, null, "<= 1.5", r <= 1.5, "", "medians, run wall time from the event send"));
+        }
+
+        if (ratioAfterDispatch is { } ra)
+        {
+            rows.Add(new ReportRow("(1) the same, excluding dispatch", "x", ra, null, null, "<= 1.5", ra <= 1.5, "", "medians, from the first call; > 1 means replay cost grows with run length"));
         }
 
         rows.Add(new ReportRow(
@@ -72,7 +80,8 @@ public static class Report
         rows.Add(new ReportRow(
             $"(3) event -> first step, {latency.Events} events one at a time", "ms",
             latency.FirstCallMs.P50, latency.FirstCallMs.P90, latency.FirstCallMs.P99, "<= 5 ms", latency.FirstCallMs.P50 <= 5, "Restate 1.9 ms",
-            F($"event ack (send -> 200) p50/p99 {latency.AckMs.P50:0.00}/{latency.AckMs.P99:0.00} ms")));
+            F($"event ack (send -> 200) p50/p99 {latency.AckMs.P50:0.00}/{latency.AckMs.P99:0.00} ms") +
+            (breakdown is null ? "" : "; by the db clock, p50: " + string.Join(", ", breakdown.Select(b => F($"{b.Key} {b.Value.P50:0.0}"))) + " ms")));
         rows.Add(new ReportRow(
             $"(4) ingest, batches of {batches.BatchSize}, {batches.Senders} senders", "events/s",
             batches.EventsPerSecondBySecond.P50, null, null, ">= 10,000/s", batches.EventsPerSecond >= 10000, "",

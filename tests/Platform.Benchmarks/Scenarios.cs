@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text;
@@ -254,8 +253,7 @@ public sealed class Scenarios(HttpClient platform, NoopApp app, CpuSampler cpu, 
         var (count0, second0) = (counter(), counter2());
         var (lastAt, lastCount) = (start.At, count0);
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < window && await timer.WaitForNextTickAsync(cancellationToken))
+        for (var second = 0; second < Math.Max(1, (int)Math.Round(window.TotalSeconds)) && await timer.WaitForNextTickAsync(cancellationToken); second++)
         {
             var (now, count) = (Clock.Now, counter());
             bySecond.Add((count - lastCount) / (Clock.MsBetween(lastAt, now) / 1000.0));
