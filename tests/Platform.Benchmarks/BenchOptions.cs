@@ -32,7 +32,7 @@ public sealed record BenchOptions(
     public static BenchOptions QuickRun { get; } = Full with
     {
         Quick = true,
-        WarmupRuns = 10,
+        WarmupRuns = 6,
         Chains = [new(1, 5), new(10, 5), new(100, 2), new(1000, 1)],
         LatencyEvents = 30,
         ThroughputRamp = TimeSpan.FromSeconds(1),
