@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Diagnostics;
 using Platform.Api.Endpoints;
 using Platform.Api.Hosting;
+using Platform.Dashboard;
 using Platform.Executor;
 using Platform.Executor.Storage;
 
@@ -19,6 +20,9 @@ builder.Services.AddPlatformExecutor(builder.Configuration, connectionString);
 builder.Services.AddProblemDetails();
 builder.Services.AddEndpointsApiExplorer();
 builder.Services.AddSwaggerGen(o => o.SwaggerDoc("v1", new() { Title = "Durable function platform", Version = "v1" }));
+builder.Services.AddPlatformDashboard();
+// The dashboard's CSS and scripts when run from the build output in any environment (publish copies them to wwwroot).
+builder.WebHost.UseStaticWebAssets();
 
 var app = builder.Build();
 
@@ -40,6 +44,7 @@ app.MapHealth();
 app.MapEventApi();
 app.MapRegisterApi();
 app.MapManagementApi();
+app.MapPlatformDashboard();
 
 await app.Services.MigrateAsync(CancellationToken.None);
 

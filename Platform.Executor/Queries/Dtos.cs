@@ -32,4 +32,8 @@ public sealed record RunDetailDto(string Id, string Status, string FunctionSlug,
     EventDto Event, JsonElement? Output, JsonElement? Error, DateTimeOffset CreatedAt, DateTimeOffset? StartedAt,
     DateTimeOffset? EndedAt, DateTimeOffset? NextWakeAt, IReadOnlyList<StepDto> Steps, IReadOnlyList<AttemptDto> FunctionAttempts);
 
-public sealed record RunFilter(IReadOnlyList<string>? Statuses, string? Function, DateTimeOffset? From, DateTimeOffset? To, string? Cursor, int Limit);
+public sealed record RunFilter(IReadOnlyList<string>? Statuses, string? Function, DateTimeOffset? From, DateTimeOffset? To, string? Cursor, int Limit)
+{
+    /// <summary>Only runs of this app's functions (the app's id, its <c>appName</c>).</summary>
+    public string? App { get; init; }
+}

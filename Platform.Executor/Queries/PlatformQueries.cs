@@ -85,16 +85,10 @@ public sealed class PlatformQueries(IDbContextFactory<PlatformDbContext> context
     public async Task<Page<RunSummaryDto>> ListRunsAsync(RunFilter filter, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
-        var runs = db.Runs.AsNoTracking();
+        var runs = OfFunction(db, filter.Function, filter.App);
         if (filter.Statuses is { Count: > 0 } statuses)
         {
             runs = runs.Where(r => statuses.Contains(r.Status));
-        }
-
-        if (filter.Function is not null)
-        {
-            var ids = db.Functions.Where(f => f.Slug == filter.Function).Select(f => f.Id);
-            runs = runs.Where(r => ids.Contains(r.FunctionId));
         }
 
         if (filter.From is { } from)
@@ -114,6 +108,28 @@ public sealed class PlatformQueries(IDbContextFactory<PlatformDbContext> context
 
         var rows = await Summaries(db, runs.OrderByDescending(r => r.Id).Take(filter.Limit + 1)).ToListAsync(cancellationToken);
         return PageOf(rows.Take(filter.Limit).ToList(), rows.Count > filter.Limit, r => r.Id);
+    }
+
+    /// <summary>
+    /// Runs per status (every status present, zeros included) under the same function and app filters as
+    /// <see cref="ListRunsAsync"/>; one <c>GROUP BY</c> over the <c>(status, id)</c> index.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<RunStatus, long>> CountRunsByStatusAsync(string? function, string? app, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var rows = await OfFunction(db, function, app).GroupBy(r => r.Status)
+            .Select(g => new { Status = g.Key, Count = g.LongCount() })
+            .ToListAsync(cancellationToken);
+        var counts = Enum.GetValues<RunStatus>().ToDictionary(s => s, _ => 0L);
+        foreach (var row in rows)
+        {
+            if (RunStatuses.TryParse(row.Status, out var status))
+            {
+                counts[status] = row.Count;
+            }
+        }
+
+        return counts;
     }
 
     public async Task<RunDetailDto?> GetRunAsync(string runId, CancellationToken cancellationToken)
@@ -175,6 +191,24 @@ public sealed class PlatformQueries(IDbContextFactory<PlatformDbContext> context
 
         return new RunDetailDto(run.Id, run.Status, function.Slug, function.Name, function.Id, ToDto(ev),
             Parse(run.Output), Parse(run.Error), run.CreatedAt, run.StartedAt, run.EndedAt, run.NextWakeAt, stepDtos, functionAttempts);
+    }
+
+    private static IQueryable<RunRecord> OfFunction(PlatformDbContext db, string? function, string? app)
+    {
+        var runs = db.Runs.AsNoTracking();
+        if (function is not null)
+        {
+            var ids = db.Functions.Where(f => f.Slug == function).Select(f => f.Id);
+            runs = runs.Where(r => ids.Contains(r.FunctionId));
+        }
+
+        if (app is not null)
+        {
+            var ids = from f in db.Functions join a in db.Apps on f.AppId equals a.Id where a.Name == app select f.Id;
+            runs = runs.Where(r => ids.Contains(r.FunctionId));
+        }
+
+        return runs;
     }
 
     private static IReadOnlyList<AttemptDto> Attempts(IEnumerable<AttemptRecord> attempts) =>
