@@ -37,6 +37,12 @@ public sealed class EventIngest(
     /// <summary>Validates a request body. On success every event is checked; on failure nothing is stored.</summary>
     public static (List<IncomingEvent>? Events, string? Error) Parse(ReadOnlyMemory<byte> body, long nowMs)
     {
+        // The parser leaves string contents to be transcoded on read, where invalid UTF-8 would throw.
+        if (!System.Text.Unicode.Utf8.IsValid(body.Span))
+        {
+            return (null, "The body is not valid JSON: it is not valid UTF-8");
+        }
+
         JsonDocument doc;
         try
         {
