@@ -178,15 +178,25 @@ public sealed record RowCounts(long Events, long Runs, long Apps, long Functions
 }
 
 /// <summary>A body sent with chunked transfer encoding (no Content-Length), so only the reader can enforce a limit.</summary>
-public sealed class ChunkedContent(long length, byte fill) : HttpContent
+public sealed class ChunkedContent : HttpContent
 {
+    private readonly long _length;
+    private readonly byte _fill;
+
+    public ChunkedContent(long length, byte fill)
+    {
+        _length = length;
+        _fill = fill;
+        Headers.ContentType = new("application/json");
+    }
+
     protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
     {
         var chunk = new byte[64 * 1024];
-        Array.Fill(chunk, fill);
-        for (var sent = 0L; sent < length; sent += chunk.Length)
+        Array.Fill(chunk, _fill);
+        for (var sent = 0L; sent < _length; sent += chunk.Length)
         {
-            await stream.WriteAsync(chunk.AsMemory(0, (int)Math.Min(chunk.Length, length - sent)));
+            await stream.WriteAsync(chunk.AsMemory(0, (int)Math.Min(chunk.Length, _length - sent)));
         }
     }
 
