@@ -18,6 +18,9 @@ builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = EventEndpoin
 var (connectionString, embedded) = await DatabaseBootstrap.ResolveAsync(builder, CancellationToken.None);
 builder.Services.AddPlatformExecutor(builder.Configuration, connectionString);
 builder.Services.AddProblemDetails();
+// Request binding failures (malformed JSON, wrong types, "?archived=maybe", a body over Kestrel's limit) reach the
+// exception handler below in every environment, which answers them with their 4xx and what was wrong.
+builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
 builder.Services.AddEndpointsApiExplorer();
 builder.Services.AddSwaggerGen(o => o.SwaggerDoc("v1", new() { Title = "Durable function platform", Version = "v1" }));
 builder.Services.AddPlatformDashboard();
@@ -26,16 +29,34 @@ builder.WebHost.UseStaticWebAssets();
 
 var app = builder.Build();
 
-app.UseExceptionHandler(errors => errors.Run(async context =>
+app.UseExceptionHandler(new ExceptionHandlerOptions
 {
-    // The database being down is not a bug of ours: say so with a 503 the client can retry.
-    var error = context.Features.Get<IExceptionHandlerFeature>()?.Error;
-    var unavailable = error is not null && PlatformDatabase.IsUnavailable(error);
-    context.Response.StatusCode = unavailable ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status500InternalServerError;
-    await Results.Problem(
-        statusCode: context.Response.StatusCode,
-        detail: unavailable ? "The database is unavailable; retry shortly" : "An unexpected error occurred; see the platform log").ExecuteAsync(context);
-}));
+    ExceptionHandler = async context =>
+    {
+        var error = context.Features.Get<IExceptionHandlerFeature>()?.Error;
+        if (error is BadHttpRequestException bad)
+        {
+            // The client's mistake, not ours: its status (400, 413, 415) with the binder's reason.
+            context.Response.StatusCode = bad.StatusCode;
+            await Results.Problem(
+                statusCode: bad.StatusCode,
+                detail: bad.InnerException is { } inner ? $"{bad.Message} {inner.Message}" : bad.Message).ExecuteAsync(context);
+            return;
+        }
+
+        // The database being down is not a bug of ours: say so with a 503 the client can retry.
+        var unavailable = error is not null && PlatformDatabase.IsUnavailable(error);
+        context.Response.StatusCode = unavailable ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status500InternalServerError;
+        await Results.Problem(
+            statusCode: context.Response.StatusCode,
+            detail: unavailable ? "The database is unavailable; retry shortly" : "An unexpected error occurred; see the platform log").ExecuteAsync(context);
+    },
+    // A client's bad request is not an unhandled exception of ours: keep it out of the error log.
+    SuppressDiagnosticsCallback = c => c.Exception is BadHttpRequestException,
+});
+
+// Error statuses set without a body (415 from the JSON binder, 404/405 for unknown routes) get a ProblemDetails body.
+app.UseStatusCodePages();
 
 app.UseSwagger();
 app.UseSwaggerUI();

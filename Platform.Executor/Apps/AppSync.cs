@@ -24,6 +24,11 @@ public sealed class AppSync(PlatformDatabase database, FunctionRegistry registry
 
     public async Task<SyncResult> RegisterAsync(ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
+        if (!System.Text.Unicode.Utf8.IsValid(body.Span))
+        {
+            return Invalid("The body is not valid JSON: it is not valid UTF-8");
+        }
+
         JsonDocument doc;
         try
         {

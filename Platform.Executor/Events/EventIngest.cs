@@ -275,21 +275,49 @@ public sealed class EventIngest(
         var runIds = new List<string>();
         if (stored.Count > 0)
         {
-            // 2. The events themselves.
-            await using (var insert = new NpgsqlCommand("""
-                INSERT INTO platform.events (id, event_id, name, data, ts, v, "user", received_at)
-                SELECT u.id, u.event_id, u.name, u.data::jsonb, u.ts, u.v, u.usr::jsonb, now()
-                  FROM unnest(@ids, @event_ids, @names, @data, @ts, @v, @users) AS u(id, event_id, name, data, ts, v, usr)
-                """, connection, tx))
+            // 2. The events themselves. An id derived from a seed may already belong to another event (a client
+            // that reused a seed for a different send): that event gets a fresh id rather than failing the send.
+            var pending = stored;
+            while (pending.Count > 0)
             {
-                insert.Parameters.AddWithValue("ids", stored.Select(i => internalIds[i]).ToArray());
-                insert.Parameters.AddWithValue("event_ids", stored.Select(i => dedupeKeys[i]).ToArray());
-                insert.Parameters.AddWithValue("names", stored.Select(i => events[i].Name).ToArray());
-                insert.Parameters.AddWithValue("data", stored.Select(i => events[i].DataJson).ToArray());
-                insert.Parameters.AddWithValue("ts", stored.Select(i => events[i].Ts).ToArray());
-                insert.Parameters.AddWithValue("v", stored.Select(i => events[i].V).ToArray());
-                insert.Parameters.AddWithValue("users", stored.Select(i => events[i].UserJson).ToArray());
-                await insert.ExecuteNonQueryAsync(cancellationToken);
+                var inserted = new HashSet<string>(StringComparer.Ordinal);
+                await using (var insert = new NpgsqlCommand("""
+                    INSERT INTO platform.events (id, event_id, name, data, ts, v, "user", received_at)
+                    SELECT u.id, u.event_id, u.name, u.data::jsonb, u.ts, u.v, u.usr::jsonb, now()
+                      FROM unnest(@ids, @event_ids, @names, @data, @ts, @v, @users) AS u(id, event_id, name, data, ts, v, usr)
+                    ON CONFLICT (id) DO NOTHING
+                    RETURNING id
+                    """, connection, tx))
+                {
+                    insert.Parameters.AddWithValue("ids", pending.Select(i => internalIds[i]).ToArray());
+                    insert.Parameters.AddWithValue("event_ids", pending.Select(i => dedupeKeys[i]).ToArray());
+                    insert.Parameters.AddWithValue("names", pending.Select(i => events[i].Name).ToArray());
+                    insert.Parameters.AddWithValue("data", pending.Select(i => events[i].DataJson).ToArray());
+                    insert.Parameters.AddWithValue("ts", pending.Select(i => events[i].Ts).ToArray());
+                    insert.Parameters.AddWithValue("v", pending.Select(i => events[i].V).ToArray());
+                    insert.Parameters.AddWithValue("users", pending.Select(i => events[i].UserJson).ToArray());
+                    await using var reader = await insert.ExecuteReaderAsync(cancellationToken);
+                    while (await reader.ReadAsync(cancellationToken))
+                    {
+                        inserted.Add(reader.GetString(0));
+                    }
+                }
+
+                pending = pending.Where(i => !inserted.Contains(internalIds[i])).ToList();
+                if (pending.Count > 0)
+                {
+                    foreach (var i in pending)
+                    {
+                        internalIds[i] = Ulid.New(time.GetUtcNow());
+                    }
+
+                    await using var rename = new NpgsqlCommand("""
+                        UPDATE platform.event_dedupe d SET internal_id = u.id FROM unnest(@keys, @ids) AS u(k, id) WHERE d.event_id = u.k
+                        """, connection, tx);
+                    rename.Parameters.AddWithValue("keys", pending.Select(i => dedupeKeys[i]).ToArray());
+                    rename.Parameters.AddWithValue("ids", pending.Select(i => internalIds[i]).ToArray());
+                    await rename.ExecuteNonQueryAsync(cancellationToken);
+                }
             }
 
             // 3. One run per matching function; the unique (function, event) index makes a replayed send harmless.
