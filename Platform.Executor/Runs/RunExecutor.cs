@@ -83,13 +83,12 @@ public sealed partial class RunExecutor(
                     after = new SuspendDecision(Now(), RunStatus.Running);
                 }
 
-                var keepGoing = await CommitAsync(run, transition, after, memoKeys, cancellationToken);
-                if (!keepGoing || after is null or SuspendDecision)
+                if (!await CommitAsync(run, transition, after, memoKeys, cancellationToken))
                 {
                     return;
                 }
 
-                decision = after;
+                decision = after!;
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -154,7 +153,10 @@ public sealed partial class RunExecutor(
         return new Transition(state, memos, attempts, waits, completion);
     }
 
-    /// <summary>Commits; false when the fence failed (the run is no longer ours).</summary>
+    /// <summary>
+    /// Commits; true when this worker keeps the run and goes on with <paramref name="after"/>. False when the run
+    /// was released (suspended), ended, or is no longer ours (the fence failed).
+    /// </summary>
     private async Task<bool> CommitAsync(ClaimedRun run, Transition transition, Decision? after, HashSet<string> memoKeys, CancellationToken cancellationToken)
     {
         var (disposition, status, until) = (transition.Completion, after) switch
@@ -164,7 +166,22 @@ public sealed partial class RunExecutor(
             _ => (Disposition.Continue, RunStatus.Running, (DateTimeOffset?)null),
         };
 
-        var result = await store.CommitAsync(run, new CommitRequest(transition, disposition, status, until), _options.LeaseTtl, CancellationToken.None);
+        CommitResult result;
+        try
+        {
+            result = await store.CommitAsync(run, new CommitRequest(transition, disposition, status, until), _options.LeaseTtl, CancellationToken.None);
+        }
+        catch (Npgsql.PostgresException ex) when (ex.SqlState.StartsWith("22", StringComparison.Ordinal) || ex.SqlState.StartsWith("54", StringComparison.Ordinal))
+        {
+            // The database refused what the app sent (a value jsonb cannot hold, a program limit). Retrying would
+            // fail the same way on every dispatch, so the run fails now, with the reason, instead of looping.
+            LogUnstorable(ex, run.RunId, ex.SqlState);
+            transition = new Transition(transition.State with { Items = [] }, [], [], [], new Completion(RunStatus.Failed, null,
+                Protocol.ErrorJson.Create("UnstorableOutputError", $"The platform could not store the app's reply: {ex.MessageText}")));
+            (disposition, status) = (Disposition.Final, RunStatus.Failed);
+            result = await store.CommitAsync(run, new CommitRequest(transition, disposition, status, null), _options.LeaseTtl, CancellationToken.None);
+        }
+
         if (!result.Committed)
         {
             LogLostLease(run.RunId);
@@ -195,7 +212,7 @@ public sealed partial class RunExecutor(
             await dispatcher.DispatchAsync([run.RunId], cancellationToken);
         }
 
-        return true;
+        return disposition == Disposition.Continue;
     }
 
     private static HashSet<string> Union(HashSet<string> memoKeys, IReadOnlyList<MemoWrite> memos)
@@ -225,6 +242,9 @@ public sealed partial class RunExecutor(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId}: steps {StepIds} were already stored by another worker; the first output wins")]
     private partial void LogDuplicateStep(string runId, string stepIds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId}: the database refused the app's reply ({SqlState}); the run fails")]
+    private partial void LogUnstorable(Exception ex, string runId, string sqlState);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} finished: {Status}")]
     private partial void LogFinished(string runId, RunStatus status);

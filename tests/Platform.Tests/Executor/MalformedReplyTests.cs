@@ -161,6 +161,21 @@ public sealed class MalformedReplyTests(ExecutorPlatform fixture, ITestOutputHel
     }
 
     [Fact]
+    public async Task StepRun_WithNumberTheDatabaseRefuses_RunFailsOnceInsteadOfLooping()
+    {
+        // 1e1000000 is valid JSON but overflows PostgreSQL's numeric: the commit itself is refused (22003).
+        await using var app = await FakeApp.StartAsync(fixture.Platform, "hugenumber", retries: 3, _ =>
+            AppReply.Ops($"{{\"id\":\"{AppOp.Id("big")}\",\"op\":\"StepRun\",\"name\":\"big\",\"data\":1e1000000}}"));
+
+        var runId = await fixture.StartRunAsync(app);
+        var run = await fixture.WaitForFinalAsync(runId, "Failed");
+
+        Assert.Equal("UnstorableOutputError", run.GetProperty("error").GetProperty("name").GetString());
+        Assert.Empty(await fixture.StepsAsync(runId));
+        Assert.Single(await app.WaitForCallsAsync(1, ExecutorPlatform.RunTimeout));
+    }
+
+    [Fact]
     public async Task UnknownOpcode_StepFailsClearlyAndTheFunctionSeesTheError()
     {
         var teleport = AppOp.Id("teleport");
