@@ -28,7 +28,10 @@ public sealed class ExecutorOptions
     /// <summary>Waits shorter than this (a retry backoff, a short sleep) happen inside the worker instead of via the scheduler.</summary>
     public TimeSpan InlineWaitThreshold { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Hangfire workers in this process (overflow and recovery); 0 runs none (an API-only process).</summary>
+    /// <summary>
+    /// Hangfire workers in this process (overflow and recovery). 0 makes an API-only process: no Hangfire
+    /// worker and no local worker; its runs are executed by other processes.
+    /// </summary>
     public int WorkerCount { get; set; } = 16;
 
     /// <summary>

@@ -40,7 +40,7 @@ public sealed class EventIngest(
         // JsonDocument accepts invalid UTF-8 inside strings and throws only when the text is read.
         if (!System.Text.Unicode.Utf8.IsValid(body.Span))
         {
-            return (null, "The body is not valid UTF-8");
+            return (null, "The body is not valid JSON: it is not valid UTF-8");
         }
 
         JsonDocument doc;

@@ -47,7 +47,8 @@ public sealed partial class LocalRunDispatcher(
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (_options.LocalWorkers <= 0)
+        // WorkerCount 0 marks an API-only process: it executes nothing, locally or through Hangfire.
+        if (_options.LocalWorkers <= 0 || _options.WorkerCount <= 0)
         {
             return Task.CompletedTask;
         }

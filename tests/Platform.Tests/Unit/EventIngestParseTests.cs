@@ -177,6 +177,6 @@ public sealed class EventIngestParseTests
         var (events, error) = EventIngest.Parse(body, Now);
 
         Assert.Null(events);
-        Assert.Equal("The body is not valid UTF-8", error);
+        Assert.Equal("The body is not valid JSON: it is not valid UTF-8", error);
     }
 }
