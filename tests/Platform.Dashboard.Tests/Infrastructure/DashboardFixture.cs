@@ -1,3 +1,4 @@
+using Platform.Tests.Infrastructure;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Playwright;
@@ -15,7 +16,7 @@ public sealed class DashboardFixture : IAsyncLifetime
 
     private IPlaywright? _playwright;
 
-    public DashboardPlatform Platform { get; private set; } = default!;
+    public PlatformApp Platform { get; private set; } = default!;
 
     public ShopApp Shop { get; private set; } = default!;
 
@@ -32,7 +33,11 @@ public sealed class DashboardFixture : IAsyncLifetime
                 $"The browser tests need Debian's Chromium at {ChromiumPath}: apt-get update && apt-get install -y chromium");
         }
 
-        Platform = await DashboardPlatform.StartAsync();
+        Platform = await PlatformApp.StartAsync("dashboard", new Dictionary<string, string?>
+        {
+            ["Executor:RetryMaxDelay"] = "00:00:01",
+            ["Executor:WorkerCount"] = "2",
+        });
         Shop = await ShopApp.StartAsync(Platform.BaseUrl);
         using (var sync = await Platform.Http.PostAsJsonAsync("/api/v1/apps/sync", new { url = Shop.Url }))
         {

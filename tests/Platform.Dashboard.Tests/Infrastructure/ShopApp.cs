@@ -44,7 +44,7 @@ public sealed class ShopApp : IAsyncDisposable
 
     public static async Task<ShopApp> StartAsync(string platformUrl)
     {
-        var port = DashboardPlatform.FreePort();
+        var port = Platform.Tests.Infrastructure.PlatformApp.FreePort();
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
         builder.Logging.ClearProviders();
