@@ -75,8 +75,9 @@ public sealed class DurableTestHostBuilder
     {
         var clock = new FakeTimeProvider(StartTime);
         var sender = new HostEventSender();
-        Services.Replace(ServiceDescriptor.Singleton<TimeProvider>(clock));
-        Services.Replace(ServiceDescriptor.Singleton<IEventSender>(sender));
+        // Every registration, so that an app's own TimeProvider or event sender cannot win over the host's.
+        Services.RemoveAll<TimeProvider>().AddSingleton<TimeProvider>(clock);
+        Services.RemoveAll<IEventSender>().AddSingleton<IEventSender>(sender);
         var services = Services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true });
         var catalog = services.GetRequiredService<FunctionCatalog>();
         var host = new DurableTestHost(services, catalog, clock, this);

@@ -452,6 +452,32 @@ public sealed class DurableTestHostTests
         Assert.Contains("50 calls", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Build_AppRegistersItsOwnClockAndSender_TheHostsWin()
+    {
+        var builder = DurableTestHost.CreateBuilder();
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<IEventSender>(new RecordingEventSenderStub());
+        builder.Functions.AddFunction<Signal>("clock", (ctx, _) =>
+            Task.FromResult<object?>(ctx.Services.GetRequiredService<TimeProvider>().GetUtcNow()));
+        await using var host = builder.Build();
+
+        await host.Services.GetRequiredService<IEventSender>().SendAsync(new Signal("go"));
+
+        Assert.Same(host.TimeProvider, host.Services.GetRequiredService<TimeProvider>());
+        Assert.Equal(new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero), Assert.Single(host.Runs).GetOutput<DateTimeOffset>());
+    }
+
+    private sealed class RecordingEventSenderStub : IEventSender
+    {
+        public Task<SendEventsResult> SendAsync<T>(T data, CancellationToken cancellationToken = default)
+            where T : notnull =>
+            throw new InvalidOperationException("The app's own sender must not be used under the test host.");
+
+        public Task<SendEventsResult> SendAsync(IReadOnlyList<EventMessage> events, CancellationToken cancellationToken = default) =>
+            throw new InvalidOperationException("The app's own sender must not be used under the test host.");
+    }
+
     private static DurableTestHost BuildShippingHost()
     {
         var builder = DurableTestHost.CreateBuilder();
