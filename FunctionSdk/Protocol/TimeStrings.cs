@@ -15,6 +15,8 @@ internal static class TimeStrings
         ('s', 1000L),
     ];
 
+    private static readonly long s_maxMilliseconds = (long)TimeSpan.MaxValue.TotalMilliseconds / 2;
+
     /// <summary>
     /// <c>1m30s</c>, <c>2h</c>, <c>1w2d</c>; a positive duration under a second becomes <c>1s</c>, the
     /// remainder below a second is dropped, zero (or negative) is the empty string.
@@ -44,4 +46,61 @@ internal static class TimeStrings
     /// <summary>JS <c>Date#toISOString</c>: UTC, milliseconds, <c>Z</c>.</summary>
     public static string Instant(DateTimeOffset instant) =>
         instant.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Reads a duration written by <see cref="Duration"/> (or another SDK: <c>ms</c> too). The empty string is zero.
+    /// </summary>
+    public static bool TryParseDuration(string? text, out TimeSpan duration)
+    {
+        duration = TimeSpan.Zero;
+        if (text is null)
+        {
+            return false;
+        }
+
+        long ms = 0;
+        var i = 0;
+        while (i < text.Length)
+        {
+            var start = i;
+            while (i < text.Length && char.IsAsciiDigit(text[i]))
+            {
+                i++;
+            }
+
+            if (start == i || !long.TryParse(text.AsSpan(start, i - start), NumberStyles.None, CultureInfo.InvariantCulture, out var count))
+            {
+                return false;
+            }
+
+            var unit = i + 1 < text.Length && text[i] == 'm' && text[i + 1] == 's' ? "ms" : i < text.Length ? text[i].ToString() : "";
+            i += unit.Length;
+            long? period = unit == "ms" ? 1 : s_periods.FirstOrDefault(p => p.Suffix.ToString() == unit) is { Milliseconds: > 0 } found ? found.Milliseconds : null;
+            if (period is null || count > s_maxMilliseconds / period.Value)
+            {
+                return false;
+            }
+
+            ms += count * period.Value;
+            if (ms > s_maxMilliseconds)
+            {
+                return false;
+            }
+        }
+
+        duration = TimeSpan.FromMilliseconds(ms);
+        return true;
+    }
+
+    /// <summary>A sleep target as the SDK writes it: an ISO-8601 instant, else a duration from <paramref name="now"/>.</summary>
+    public static bool TryParseWakeTime(string? text, DateTimeOffset now, out DateTimeOffset wakeAt)
+    {
+        if (TryParseDuration(text, out var duration))
+        {
+            wakeAt = now + duration;
+            return true;
+        }
+
+        return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out wakeAt);
+    }
 }

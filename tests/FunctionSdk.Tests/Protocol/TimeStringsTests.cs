@@ -21,4 +21,33 @@ public sealed class TimeStringsTests
         Assert.Equal(
             "2026-11-28T04:46:01.824Z",
             TimeStrings.Instant(new DateTimeOffset(2026, 11, 28, 5, 46, 1, 824, TimeSpan.FromHours(1))));
+
+    [Theory]
+    [InlineData("1m30s", 90_000)]
+    [InlineData("1w2d", 777_600_000)]
+    [InlineData("250ms", 250)]
+    [InlineData("", 0)]
+    public void TryParseDuration_WhatTheSdkWrites_ReadsBack(string text, long milliseconds)
+    {
+        Assert.True(TimeStrings.TryParseDuration(text, out var duration));
+        Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), duration);
+    }
+
+    [Theory]
+    [InlineData("1y")]
+    [InlineData("m")]
+    [InlineData("12")]
+    [InlineData("99999999999999999w")]
+    public void TryParseDuration_NotADuration_False(string text) =>
+        Assert.False(TimeStrings.TryParseDuration(text, out _));
+
+    [Fact]
+    public void TryParseWakeTime_InstantOrDuration_ResolvesAgainstNow()
+    {
+        var now = new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        Assert.True(TimeStrings.TryParseWakeTime("2h", now, out var later));
+        Assert.Equal(now.AddHours(2), later);
+        Assert.True(TimeStrings.TryParseWakeTime("2026-11-28T04:46:01.824Z", now, out var at));
+        Assert.Equal(new DateTimeOffset(2026, 11, 28, 4, 46, 1, 824, TimeSpan.Zero), at);
+    }
 }
