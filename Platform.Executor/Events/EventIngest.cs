@@ -378,7 +378,7 @@ public sealed class EventIngest(
               FROM platform.waits w
               JOIN platform.runs r ON r.id = w.run_id
               JOIN platform.events e ON e.id = r.event_id
-             WHERE w.event_name = ANY(@names) AND w.expires_at > now()
+             WHERE w.event_name = ANY(@names) AND w.expires_at > now() AND w.invoked_run_id IS NULL
              ORDER BY w.created_at
             """, connection, tx))
         {

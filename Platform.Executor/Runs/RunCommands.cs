@@ -1,17 +1,19 @@
 using Npgsql;
+using Platform.Executor.Scheduling;
 using Platform.Executor.Storage;
 
 namespace Platform.Executor.Runs;
 
 /// <summary>Actions on runs from outside the executor (API, dashboard).</summary>
-public sealed class RunCommands(PlatformDatabase database)
+public sealed class RunCommands(PlatformDatabase database, DispatchQueue dispatchQueue)
 {
     /// <summary>
     /// Cancels a run that has not finished. Bumping the version fences out a worker in flight: its next commit
     /// writes nothing, so a cancelled run calls the app no more and its pending sleep, wait or retry is dropped.
     /// </summary>
-    public async Task<(bool Found, bool Cancelled, string? Status)> CancelAsync(string runId, CancellationToken cancellationToken) =>
-        await database.RetryAsync(async ct =>
+    public async Task<(bool Found, bool Cancelled, string? Status)> CancelAsync(string runId, CancellationToken cancellationToken)
+    {
+        var (found, cancelled, status, woken) = await database.RetryAsync(async ct =>
         {
             await using var connection = await database.DataSource.OpenConnectionAsync(ct);
             await using var tx = await connection.BeginTransactionAsync(ct);
@@ -30,13 +32,19 @@ public sealed class RunCommands(PlatformDatabase database)
                 await using var waits = new NpgsqlCommand("DELETE FROM platform.waits WHERE run_id = @id", connection, tx);
                 waits.Parameters.AddWithValue("id", runId);
                 await waits.ExecuteNonQueryAsync(ct);
+                var invokers = await RunFinalization.ResolveInvokersAsync(connection, tx, [runId], ct);
                 await tx.CommitAsync(ct);
-                return (true, true, "Cancelled");
+                return (true, true, "Cancelled", invokers);
             }
 
             await using var read = new NpgsqlCommand("SELECT status FROM platform.runs WHERE id = @id", connection, tx);
             read.Parameters.AddWithValue("id", runId);
-            var status = await read.ExecuteScalarAsync(ct) as string;
-            return (status is not null, false, status);
+            var current = await read.ExecuteScalarAsync(ct) as string;
+            return (current is not null, false, current, new List<string>());
         }, cancellationToken);
+
+        // After the commit: a caller resumed by this cancel is dispatched (or, if we die here, swept).
+        dispatchQueue.Enqueue(woken);
+        return (found, cancelled, status);
+    }
 }

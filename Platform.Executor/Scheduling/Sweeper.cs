@@ -150,6 +150,7 @@ public sealed partial class Sweeper(
                 await using var waits = new NpgsqlCommand("DELETE FROM platform.waits WHERE run_id = ANY(@ids)", connection, tx);
                 waits.Parameters.AddWithValue("ids", dead.ToArray());
                 await waits.ExecuteNonQueryAsync(cancellationToken);
+                due.AddRange(await RunFinalization.ResolveInvokersAsync(connection, tx, [.. dead], cancellationToken));
             }
 
             await tx.CommitAsync(cancellationToken);

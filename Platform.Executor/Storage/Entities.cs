@@ -141,4 +141,11 @@ public sealed class WaitRecord
     public string? Expression { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset ExpiresAt { get; set; }
+    /// <summary>
+    /// Set for a <c>step.invoke</c>: the run it started. That run's final commit consumes this row and stores the
+    /// step's value; ingest never matches such a row against events.
+    /// </summary>
+    public string? InvokedRunId { get; set; }
+    /// <summary>The step's name, for the step row written when the wait resolves from outside the run.</summary>
+    public string? StepName { get; set; }
 }

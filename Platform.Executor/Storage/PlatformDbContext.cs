@@ -95,6 +95,7 @@ public sealed class PlatformDbContext(DbContextOptions<PlatformDbContext> option
             e.ToTable("waits");
             e.HasIndex(x => new { x.EventName, x.CreatedAt });
             e.HasIndex(x => new { x.RunId, x.StepId }).IsUnique();
+            e.HasIndex(x => x.InvokedRunId).IsUnique().HasFilter("invoked_run_id IS NOT NULL");
             e.HasOne<RunRecord>().WithMany().HasForeignKey(x => x.RunId).OnDelete(DeleteBehavior.Cascade);
         });
     }

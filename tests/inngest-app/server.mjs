@@ -7,6 +7,8 @@
 //   APP_ID               Inngest app id, prefix of every function slug (default "node-app")
 //   EXEC_LOG             optional path of a JSON-lines file; one line is appended each
 //                        time user code inside a step body actually executes
+//   PARITY_FUNCTIONS     "1" also serves the functions of the parity tests (invoke,
+//                        onFailure, cancelOn, ...); without it the app serves the 8 base ones
 //   INNGEST_DEV, INNGEST_BASE_URL, INNGEST_SIGNING_KEY, INNGEST_EVENT_KEY, ...
 //                        read by the SDK itself (nothing is hard-coded here)
 //
@@ -15,7 +17,7 @@
 
 import { appendFileSync } from "node:fs";
 import http from "node:http";
-import { Inngest } from "inngest";
+import { Inngest, NonRetriableError, referenceFunction } from "inngest";
 import { serve } from "inngest/node";
 
 const PORT = Number.parseInt(process.env.PORT ?? "3939", 10);
@@ -191,9 +193,55 @@ const crashy = inngest.createFunction(
   },
 );
 
+// ---- Parity functions (served with PARITY_FUNCTIONS=1) ----
+
+// invokee: doubles event.data.n in a step; fails for good when event.data.fail;
+// sleeps event.data.sleep first when given (to outlive an invoker's timeout).
+const invokee = inngest.createFunction(
+  { id: "invokee", retries: 0, triggers: [{ event: "test/invokee" }] },
+  async ({ event, step, runId, attempt }) => {
+    const ctx = { runId, attempt };
+    if (event.data.sleep) {
+      await step.sleep("invokee-nap", event.data.sleep);
+    }
+    const doubled = await step.run("double", () => {
+      logExec("invokee", "double", ctx);
+      if (event.data.fail) {
+        throw new NonRetriableError("invokee failed on purpose");
+      }
+      return event.data.n * 2;
+    });
+    return { doubled, trigger: event.name };
+  },
+);
+
+// invoker: invokes invokee (or, with event.data.unknown, a function that does not
+// exist) and returns what the step resolved to: { result } or { error: {name, message} }.
+const invoker = inngest.createFunction(
+  { id: "invoker", retries: 0, triggers: [{ event: "test/invoker" }] },
+  async ({ event, step }) => {
+    const target = event.data.unknown ? referenceFunction({ functionId: "no-such-function" }) : invokee;
+    try {
+      const result = await step.invoke("call-invokee", {
+        function: target,
+        data: { n: event.data.n, fail: event.data.fail, sleep: event.data.sleep },
+        timeout: event.data.timeout,
+      });
+      return { result };
+    } catch (err) {
+      return { error: { name: err.name, message: err.message } };
+    }
+  },
+);
+
+const parityFunctions = [invokee, invoker];
+
 const handler = serve({
   client: inngest,
-  functions: [twoSteps, sleepy, fanout, flaky, waiter, fails, counter, crashy],
+  functions: [
+    twoSteps, sleepy, fanout, flaky, waiter, fails, counter, crashy,
+    ...(process.env.PARITY_FUNCTIONS === "1" ? parityFunctions : []),
+  ],
   servePath: SERVE_PATH,
 });
 

@@ -447,6 +447,10 @@ namespace Platform.Executor.Storage.Migrations
                         .HasColumnType("text")
                         .HasColumnName("expression");
 
+                    b.Property<string>("InvokedRunId")
+                        .HasColumnType("text")
+                        .HasColumnName("invoked_run_id");
+
                     b.Property<string>("RunId")
                         .IsRequired()
                         .HasColumnType("text")
@@ -457,8 +461,17 @@ namespace Platform.Executor.Storage.Migrations
                         .HasColumnType("text")
                         .HasColumnName("step_id");
 
+                    b.Property<string>("StepName")
+                        .HasColumnType("text")
+                        .HasColumnName("step_name");
+
                     b.HasKey("Id")
                         .HasName("pk_waits");
+
+                    b.HasIndex("InvokedRunId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_waits_invoked_run_id")
+                        .HasFilter("invoked_run_id IS NOT NULL");
 
                     b.HasIndex("EventName", "CreatedAt")
                         .HasDatabaseName("ix_waits_event_name_created_at");

@@ -1,0 +1,61 @@
+using Npgsql;
+
+namespace Platform.Executor.Runs;
+
+/// <summary>
+/// What must happen in the same transaction as any write that ends a run (the executor's final commit, a cancel,
+/// the sweeper failing a stuck run), so that no crash can separate the two.
+/// </summary>
+public static class RunFinalization
+{
+    /// <summary>
+    /// For each run of <c>@ids</c> that has ended and was started by a <c>step.invoke</c>: consume the wait row of
+    /// the invoking step (the timeout may race us for it: whoever deletes it decides the value), store the step as
+    /// <c>{"data": output}</c> or <c>{"error": error}</c>, and wake the invoking run. Returns the woken runs' ids.
+    /// A run that has not ended yet (the fence of the write before this failed) matches nothing.
+    /// </summary>
+    private const string ResolveInvokersSql = $"""
+        WITH taken AS (
+            DELETE FROM platform.waits w
+             USING platform.runs c
+             WHERE w.invoked_run_id = c.id AND c.id = ANY(@ended) AND c.status IN ('Completed','Failed','Cancelled')
+            RETURNING w.run_id, w.step_id, coalesce(w.step_name, w.step_id) AS name,
+                      CASE c.status WHEN 'Completed' THEN jsonb_build_object('data', c.output)
+                                    WHEN 'Failed' THEN jsonb_build_object('error', c.error)
+                                    ELSE jsonb_build_object('error', coalesce(c.error, @cancelled::jsonb)) END AS output),
+        stored AS (
+            INSERT INTO platform.steps (run_id, step_id, name, op, output, output_sha256, attempts, completed_at)
+            SELECT run_id, step_id, name, 'InvokeFunction', output, sha256(convert_to(output::text, 'UTF8')), 1, now() FROM taken
+            ON CONFLICT (run_id, step_id) DO NOTHING
+            RETURNING run_id)
+        UPDATE platform.runs SET wake_seq = wake_seq + 1, next_wake_at = now(), dispatched_at = now()
+         WHERE id IN (SELECT run_id FROM stored) AND status IN {RunStatuses.MovableSql}
+        RETURNING id
+        """;
+
+    /// <summary>The resolution of invokers as a batch command (its result set: the woken run ids).</summary>
+    public static NpgsqlBatchCommand ResolveInvokersCommand(string[] endedRunIds) =>
+        RunStore.Command(ResolveInvokersSql, ("ended", endedRunIds), ("cancelled", Invocation.CancelledError));
+
+    /// <summary>Resolves the invokers of <paramref name="endedRunIds"/> inside <paramref name="tx"/>; returns the runs to dispatch.</summary>
+    public static async Task<List<string>> ResolveInvokersAsync(
+        NpgsqlConnection connection, NpgsqlTransaction tx, string[] endedRunIds, CancellationToken cancellationToken)
+    {
+        var woken = new List<string>();
+        if (endedRunIds.Length == 0)
+        {
+            return woken;
+        }
+
+        await using var command = new NpgsqlCommand(ResolveInvokersSql, connection, tx);
+        command.Parameters.AddWithValue("ended", endedRunIds);
+        command.Parameters.AddWithValue("cancelled", Invocation.CancelledError);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            woken.Add(reader.GetString(0));
+        }
+
+        return woken;
+    }
+}
