@@ -74,6 +74,9 @@ public static class ExecutorServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<DispatchQueue>());
         services.AddSingleton<Sweeper>();
         services.AddHostedService(sp => sp.GetRequiredService<Sweeper>());
+        services.AddSingleton<LifecycleSignal>();
+        services.AddSingleton<LifecyclePublisher>();
+        services.AddHostedService(sp => sp.GetRequiredService<LifecyclePublisher>());
 
         // Hangfire: settings measured in hangfire.md (sliding invisibility, no long polling, 1 s polls).
         var hangfireConnection = new NpgsqlConnectionStringBuilder(platformConnection) { ApplicationName = "platform-hangfire" }.ConnectionString;

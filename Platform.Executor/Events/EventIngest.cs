@@ -272,6 +272,42 @@ public sealed class EventIngest(
         }
 
         var stored = accepted.Order().ToList();
+        var runIds = await InsertAsync(connection, tx, events, stored, internalIds, dedupeKeys, functions, cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+        return (accepted, existing, runIds);
+    }
+
+    /// <summary>
+    /// Ingests events the platform itself sends (lifecycle events) inside the caller's transaction: no validation
+    /// and no dedupe claim (the caller sends each exactly once), otherwise as a send: stored, runs started for the
+    /// functions they trigger, waits matched. Returns the runs to dispatch once the caller has committed.
+    /// </summary>
+    public async Task<List<string>> IngestInternalAsync(
+        NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<IncomingEvent> events, CancellationToken cancellationToken)
+    {
+        if (events.Count == 0)
+        {
+            return [];
+        }
+
+        var now = time.GetUtcNow();
+        var internalIds = events.Select(_ => Ulid.New(now)).ToArray();
+        var dedupeKeys = events.Select((e, i) => e.Id ?? internalIds[i]).ToArray();
+        var functions = await registry.GetAsync(cancellationToken);
+        return await InsertAsync(connection, tx, events, [.. Enumerable.Range(0, events.Count)], internalIds, dedupeKeys, functions, cancellationToken);
+    }
+
+    /// <summary>Stores the events at <paramref name="stored"/>, starts the runs they trigger, matches waits; returns the runs to dispatch.</summary>
+    private async Task<List<string>> InsertAsync(
+        NpgsqlConnection connection,
+        NpgsqlTransaction tx,
+        IReadOnlyList<IncomingEvent> events,
+        List<int> stored,
+        string[] internalIds,
+        string[] dedupeKeys,
+        IReadOnlyList<TriggeredFunction> functions,
+        CancellationToken cancellationToken)
+    {
         var runIds = new List<string>();
         if (stored.Count > 0)
         {
@@ -358,8 +394,7 @@ public sealed class EventIngest(
             runIds.AddRange(await MatchWaitsAsync(connection, tx, events, stored, internalIds, dedupeKeys, cancellationToken));
         }
 
-        await tx.CommitAsync(cancellationToken);
-        return (accepted, existing, runIds);
+        return runIds;
     }
 
     private async Task<List<string>> MatchWaitsAsync(

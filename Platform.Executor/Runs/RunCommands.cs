@@ -5,7 +5,7 @@ using Platform.Executor.Storage;
 namespace Platform.Executor.Runs;
 
 /// <summary>Actions on runs from outside the executor (API, dashboard).</summary>
-public sealed class RunCommands(PlatformDatabase database, DispatchQueue dispatchQueue)
+public sealed class RunCommands(PlatformDatabase database, DispatchQueue dispatchQueue, LifecycleSignal lifecycle)
 {
     /// <summary>
     /// Cancels a run that has not finished. Bumping the version fences out a worker in flight: its next commit
@@ -32,7 +32,7 @@ public sealed class RunCommands(PlatformDatabase database, DispatchQueue dispatc
                 await using var waits = new NpgsqlCommand("DELETE FROM platform.waits WHERE run_id = @id", connection, tx);
                 waits.Parameters.AddWithValue("id", runId);
                 await waits.ExecuteNonQueryAsync(ct);
-                var invokers = await RunFinalization.ResolveInvokersAsync(connection, tx, [runId], ct);
+                var invokers = await RunFinalization.EndedAsync(connection, tx, [runId], ct);
                 await tx.CommitAsync(ct);
                 return (true, true, "Cancelled", invokers);
             }
@@ -43,8 +43,14 @@ public sealed class RunCommands(PlatformDatabase database, DispatchQueue dispatc
             return (current is not null, false, current, new List<string>());
         }, cancellationToken);
 
-        // After the commit: a caller resumed by this cancel is dispatched (or, if we die here, swept).
+        // After the commit: a caller resumed by this cancel is dispatched, the lifecycle events sent (if we die
+        // here, the sweep and the publisher's poll find them).
         dispatchQueue.Enqueue(woken);
+        if (cancelled)
+        {
+            lifecycle.Notify();
+        }
+
         return (found, cancelled, status);
     }
 }

@@ -24,6 +24,7 @@ public sealed partial class RunExecutor(
     AppCaller caller,
     IRunDispatcher dispatcher,
     FunctionRegistry functions,
+    LifecycleSignal lifecycle,
     IOptions<ExecutorOptions> options,
     ILogger<RunExecutor> logger)
 {
@@ -222,6 +223,8 @@ public sealed partial class RunExecutor(
 
         if (transition.Completion is { } completion)
         {
+            // Its lifecycle events are in the outbox with the end; if we die before this, the publisher's poll sends them.
+            lifecycle.Notify();
             LogFinished(run.RunId, completion.Status);
         }
         else if (disposition == Disposition.Suspend && result.DueNow)

@@ -4,10 +4,21 @@ namespace Platform.Executor.Runs;
 
 /// <summary>
 /// What must happen in the same transaction as any write that ends a run (the executor's final commit, a cancel,
-/// the sweeper failing a stuck run), so that no crash can separate the two.
+/// the sweeper failing a stuck run), so that no crash can separate the two: the outbox row of its lifecycle events,
+/// and the resolution of the step that invoked it.
 /// </summary>
 public static class RunFinalization
 {
+    /// <summary>
+    /// One outbox row per run that has ended (<see cref="Scheduling.LifecyclePublisher"/> sends its events). The row
+    /// outlives its publication, so writing the end twice (a retried commit whose first reply was lost) adds nothing.
+    /// </summary>
+    private const string OutboxSql = """
+        INSERT INTO platform.run_outbox (run_id, created_at)
+        SELECT id, now() FROM platform.runs WHERE id = ANY(@ended) AND status IN ('Completed','Failed','Cancelled')
+        ON CONFLICT (run_id) DO NOTHING
+        """;
+
     /// <summary>
     /// For each run of <c>@ids</c> that has ended and was started by a <c>step.invoke</c>: consume the wait row of
     /// the invoking step (the timeout may race us for it: whoever deletes it decides the value), store the step as
@@ -33,18 +44,33 @@ public static class RunFinalization
         RETURNING id
         """;
 
-    /// <summary>The resolution of invokers as a batch command (its result set: the woken run ids).</summary>
-    public static NpgsqlBatchCommand ResolveInvokersCommand(string[] endedRunIds) =>
-        RunStore.Command(ResolveInvokersSql, ("ended", endedRunIds), ("cancelled", Invocation.CancelledError));
+    /// <summary>
+    /// The statements for runs that a batch just ended: the outbox rows, then the resolution of their invokers
+    /// (whose result set is the woken run ids).
+    /// </summary>
+    public static IEnumerable<NpgsqlBatchCommand> Commands(string[] endedRunIds) =>
+    [
+        RunStore.Command(OutboxSql, ("ended", endedRunIds)),
+        RunStore.Command(ResolveInvokersSql, ("ended", endedRunIds), ("cancelled", Invocation.CancelledError)),
+    ];
 
-    /// <summary>Resolves the invokers of <paramref name="endedRunIds"/> inside <paramref name="tx"/>; returns the runs to dispatch.</summary>
-    public static async Task<List<string>> ResolveInvokersAsync(
+    /// <summary>
+    /// Does the same inside <paramref name="tx"/> for runs it ended; returns the runs to dispatch after the commit
+    /// (the caller also notifies the <see cref="Scheduling.LifecyclePublisher"/> then).
+    /// </summary>
+    public static async Task<List<string>> EndedAsync(
         NpgsqlConnection connection, NpgsqlTransaction tx, string[] endedRunIds, CancellationToken cancellationToken)
     {
         var woken = new List<string>();
         if (endedRunIds.Length == 0)
         {
             return woken;
+        }
+
+        await using (var outbox = new NpgsqlCommand(OutboxSql, connection, tx))
+        {
+            outbox.Parameters.AddWithValue("ended", endedRunIds);
+            await outbox.ExecuteNonQueryAsync(cancellationToken);
         }
 
         await using var command = new NpgsqlCommand(ResolveInvokersSql, connection, tx);

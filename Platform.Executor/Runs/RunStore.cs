@@ -266,8 +266,11 @@ public sealed class RunStore(PlatformDatabase database)
         if (final)
         {
             batch.BatchCommands.Add(Command($"DELETE FROM platform.waits WHERE run_id = @id AND {Fence}", ("id", run.RunId), ("new_version", newVersion)));
-            // A run that was invoked hands its result to the step that invoked it, in this same transaction.
-            batch.BatchCommands.Add(RunFinalization.ResolveInvokersCommand([run.RunId]));
+            // The lifecycle events to send, and the step that invoked this run (if one did), in this same transaction.
+            foreach (var command in RunFinalization.Commands([run.RunId]))
+            {
+                batch.BatchCommands.Add(command);
+            }
         }
 
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);

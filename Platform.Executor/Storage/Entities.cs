@@ -149,3 +149,15 @@ public sealed class WaitRecord
     /// <summary>The step's name, for the step row written when the wait resolves from outside the run.</summary>
     public string? StepName { get; set; }
 }
+
+/// <summary>
+/// One row per run that ended, written in the transaction that ended it: the lifecycle events of the run
+/// (<c>inngest/function.finished</c>, <c>.failed</c>, <c>.cancelled</c>) are still to be sent while
+/// <see cref="PublishedAt"/> is null. The row stays afterwards, so a repeated write of the end cannot send them twice.
+/// </summary>
+public sealed class RunOutboxRecord
+{
+    public required string RunId { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset? PublishedAt { get; set; }
+}

@@ -13,6 +13,7 @@ public sealed class PlatformDbContext(DbContextOptions<PlatformDbContext> option
     public DbSet<StepRecord> Steps => Set<StepRecord>();
     public DbSet<AttemptRecord> Attempts => Set<AttemptRecord>();
     public DbSet<WaitRecord> Waits => Set<WaitRecord>();
+    public DbSet<RunOutboxRecord> RunOutbox => Set<RunOutboxRecord>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -96,6 +97,15 @@ public sealed class PlatformDbContext(DbContextOptions<PlatformDbContext> option
             e.HasIndex(x => new { x.EventName, x.CreatedAt });
             e.HasIndex(x => new { x.RunId, x.StepId }).IsUnique();
             e.HasIndex(x => x.InvokedRunId).IsUnique().HasFilter("invoked_run_id IS NOT NULL");
+            e.HasOne<RunRecord>().WithMany().HasForeignKey(x => x.RunId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<RunOutboxRecord>(e =>
+        {
+            e.ToTable("run_outbox");
+            e.HasKey(x => x.RunId);
+            // The publisher's scan: only what is still to send.
+            e.HasIndex(x => x.CreatedAt).HasFilter("published_at IS NULL").HasDatabaseName("ix_run_outbox_pending");
             e.HasOne<RunRecord>().WithMany().HasForeignKey(x => x.RunId).OnDelete(DeleteBehavior.Cascade);
         });
     }

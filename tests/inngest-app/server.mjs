@@ -234,7 +234,43 @@ const invoker = inngest.createFunction(
   },
 );
 
-const parityFunctions = [invokee, invoker];
+// doomed: its step always throws (retries: 1, so two attempts), then the run fails
+// and its onFailure handler (function "doomed-failure", triggered by
+// inngest/function.failed) reports what it was told. With event.data.failHandler the
+// handler fails too (a NonRetriableError), which must not start it again.
+const doomed = inngest.createFunction(
+  {
+    id: "doomed",
+    retries: 1,
+    triggers: [{ event: "test/doomed" }],
+    onFailure: async ({ error, event, step, runId, attempt }) => {
+      const ctx = { runId, attempt };
+      const report = await step.run("report", () => {
+        logExec("doomed-failure", "report", ctx);
+        return {
+          message: error.message,
+          originalEvent: event.data.event.name,
+          failedRunId: event.data.run_id,
+          tag: event.data.event.data.tag ?? null,
+        };
+      });
+      if (event.data.event.data.failHandler) {
+        throw new NonRetriableError("the failure handler failed too");
+      }
+      return report;
+    },
+  },
+  async ({ step, runId, attempt }) => {
+    const ctx = { runId, attempt };
+    await step.run("explode", () => {
+      logExec("doomed", "explode", ctx);
+      throw new Error(`doomed on attempt ${attempt}`);
+    });
+    return { unreachable: true };
+  },
+);
+
+const parityFunctions = [invokee, invoker, doomed];
 
 const handler = serve({
   client: inngest,

@@ -268,6 +268,30 @@ namespace Platform.Executor.Storage.Migrations
                     b.ToTable("functions", "platform");
                 });
 
+            modelBuilder.Entity("Platform.Executor.Storage.RunOutboxRecord", b =>
+                {
+                    b.Property<string>("RunId")
+                        .HasColumnType("text")
+                        .HasColumnName("run_id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<DateTimeOffset?>("PublishedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("published_at");
+
+                    b.HasKey("RunId")
+                        .HasName("pk_run_outbox");
+
+                    b.HasIndex("CreatedAt")
+                        .HasDatabaseName("ix_run_outbox_pending")
+                        .HasFilter("published_at IS NULL");
+
+                    b.ToTable("run_outbox", "platform");
+                });
+
             modelBuilder.Entity("Platform.Executor.Storage.RunRecord", b =>
                 {
                     b.Property<string>("Id")
@@ -501,6 +525,16 @@ namespace Platform.Executor.Storage.Migrations
                         .OnDelete(DeleteBehavior.Restrict)
                         .IsRequired()
                         .HasConstraintName("fk_functions_apps_app_id");
+                });
+
+            modelBuilder.Entity("Platform.Executor.Storage.RunOutboxRecord", b =>
+                {
+                    b.HasOne("Platform.Executor.Storage.RunRecord", null)
+                        .WithMany()
+                        .HasForeignKey("RunId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_run_outbox_runs_run_id");
                 });
 
             modelBuilder.Entity("Platform.Executor.Storage.RunRecord", b =>
