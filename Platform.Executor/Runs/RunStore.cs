@@ -201,7 +201,13 @@ public sealed class RunStore(PlatformDatabase database)
         ((NpgsqlParameter)update.Parameters["output"]).NpgsqlDbType = NpgsqlDbType.Text;
         ((NpgsqlParameter)update.Parameters["error"]).NpgsqlDbType = NpgsqlDbType.Text;
 
-        const string Fence = "EXISTS (SELECT 1 FROM platform.runs WHERE id = @id AND version = @new_version)";
+        // "The update above happened": the run row is at our new version AND was written by this very transaction
+        // (the batch is one implicit transaction). The version alone is not enough: a cancel or a takeover claim that
+        // lands while our call is in flight also moves the version from V to V+1, our @new_version.
+        const string Fence = """
+            EXISTS (SELECT 1 FROM platform.runs WHERE id = @id AND version = @new_version
+                       AND xmin::text::bigint = pg_current_xact_id()::text::bigint % 4294967296)
+            """;
         if (t.Memos.Count > 0)
         {
             batch.BatchCommands.Add(Command($"""
