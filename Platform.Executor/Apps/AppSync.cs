@@ -143,6 +143,34 @@ public sealed class AppSync(PlatformDatabase database, FunctionRegistry registry
             }
         }
 
+        if (fn.TryGetProperty("cancel", out var cancel) && cancel.ValueKind != JsonValueKind.Null)
+        {
+            if (cancel.ValueKind != JsonValueKind.Array || cancel.GetArrayLength() > 10)
+            {
+                return (null, $"{path}.cancel: expected an array of at most 10 entries");
+            }
+
+            var c = 0;
+            foreach (var entry in cancel.EnumerateArray())
+            {
+                var cp = $"{path}.cancel[{c++}]";
+                if (entry.ValueKind != JsonValueKind.Object || string.IsNullOrWhiteSpace(Str(entry, "event")))
+                {
+                    return (null, $"{cp}: expected an object with a non-empty 'event'");
+                }
+
+                if (Str(entry, "if") is { Length: > 0 } condition && expressions.Validate(condition) is { } celError)
+                {
+                    return (null, $"{cp}.if: not a valid CEL expression: {celError}");
+                }
+
+                if (Str(entry, "timeout") is { Length: > 0 } timeout && !Protocol.TimeStrings.TryParseDuration(timeout, out _))
+                {
+                    return (null, $"{cp}.timeout: '{timeout}' is not a duration such as 30s or 1h");
+                }
+            }
+        }
+
         var url = appUrl;
         var retries = Runs.RunPolicy.DefaultRetries;
         if (fn.TryGetProperty("steps", out var steps) && steps.ValueKind == JsonValueKind.Object)

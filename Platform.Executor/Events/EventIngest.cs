@@ -10,6 +10,9 @@ namespace Platform.Executor.Events;
 /// <summary>An event as validated from a send.</summary>
 public sealed record IncomingEvent(string Name, string DataJson, string? Id, long Ts, string? V, string? UserJson);
 
+/// <summary>What storing events moved: runs to dispatch once committed, and how many runs they cancelled.</summary>
+public sealed record IngestEffects(List<string> Dispatch, int Cancelled);
+
 /// <summary>The outcome of a send: our ids in input order, or a 4xx with what is wrong.</summary>
 public sealed record IngestResult(IReadOnlyList<string> Ids, int Status, string? Error, IReadOnlyList<string> RunIds)
 {
@@ -26,6 +29,7 @@ public sealed class EventIngest(
     FunctionRegistry registry,
     Expressions expressions,
     DispatchQueue dispatchQueue,
+    LifecycleSignal lifecycle,
     TimeProvider time)
 {
     public const int MaxEventsPerRequest = 5000;
@@ -212,8 +216,9 @@ public sealed class EventIngest(
         var candidates = firstIndex.Values.Order().ToList();
         var functions = await registry.GetAsync(cancellationToken);
 
-        var (accepted, existing, runIds) = await database.RetryAsync(
+        var (accepted, existing, effects) = await database.RetryAsync(
             ct => StoreAsync(events, internalIds, dedupeKeys, candidates, functions, ct), cancellationToken);
+        var runIds = effects.Dispatch;
 
         var ids = new string[events.Count];
         for (var i = 0; i < events.Count; i++)
@@ -223,10 +228,16 @@ public sealed class EventIngest(
         }
 
         dispatchQueue.Enqueue(runIds);
+        if (effects.Cancelled > 0)
+        {
+            // The cancelled runs' lifecycle events are in the outbox; if we die before this, the publisher's poll sends them.
+            lifecycle.Notify();
+        }
+
         return new IngestResult(ids, 200, null, runIds);
     }
 
-    private async Task<(HashSet<int> Accepted, Dictionary<string, string> Existing, List<string> RunIds)> StoreAsync(
+    private async Task<(HashSet<int> Accepted, Dictionary<string, string> Existing, IngestEffects Effects)> StoreAsync(
         IReadOnlyList<IncomingEvent> events,
         string[] internalIds,
         string[] dedupeKeys,
@@ -272,22 +283,22 @@ public sealed class EventIngest(
         }
 
         var stored = accepted.Order().ToList();
-        var runIds = await InsertAsync(connection, tx, events, stored, internalIds, dedupeKeys, functions, cancellationToken);
+        var effects = await InsertAsync(connection, tx, events, stored, internalIds, dedupeKeys, functions, cancellationToken);
         await tx.CommitAsync(cancellationToken);
-        return (accepted, existing, runIds);
+        return (accepted, existing, effects);
     }
 
     /// <summary>
     /// Ingests events the platform itself sends (lifecycle events) inside the caller's transaction: no validation
     /// and no dedupe claim (the caller sends each exactly once), otherwise as a send: stored, runs started for the
-    /// functions they trigger, waits matched. Returns the runs to dispatch once the caller has committed.
+    /// functions they trigger, runs cancelled, waits matched. Returns what the caller acts on once it has committed.
     /// </summary>
-    public async Task<List<string>> IngestInternalAsync(
+    public async Task<IngestEffects> IngestInternalAsync(
         NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<IncomingEvent> events, CancellationToken cancellationToken)
     {
         if (events.Count == 0)
         {
-            return [];
+            return new IngestEffects([], 0);
         }
 
         var now = time.GetUtcNow();
@@ -297,8 +308,8 @@ public sealed class EventIngest(
         return await InsertAsync(connection, tx, events, [.. Enumerable.Range(0, events.Count)], internalIds, dedupeKeys, functions, cancellationToken);
     }
 
-    /// <summary>Stores the events at <paramref name="stored"/>, starts the runs they trigger, matches waits; returns the runs to dispatch.</summary>
-    private async Task<List<string>> InsertAsync(
+    /// <summary>Stores the events at <paramref name="stored"/>, starts the runs they trigger, cancels the runs they cancel, matches waits.</summary>
+    private async Task<IngestEffects> InsertAsync(
         NpgsqlConnection connection,
         NpgsqlTransaction tx,
         IReadOnlyList<IncomingEvent> events,
@@ -309,6 +320,7 @@ public sealed class EventIngest(
         CancellationToken cancellationToken)
     {
         var runIds = new List<string>();
+        var cancelled = 0;
         if (stored.Count > 0)
         {
             // 2. The events themselves.
@@ -390,11 +402,92 @@ public sealed class EventIngest(
                 }
             }
 
-            // 4. Runs waiting for these events.
+            // 4. Runs these events cancel (before waits: a cancelled run's waits are gone).
+            var (cancelledRuns, woken) = await CancelRunsAsync(connection, tx, events, stored, dedupeKeys, functions, cancellationToken);
+            cancelled = cancelledRuns.Count;
+            runIds.AddRange(woken);
+
+            // 5. Runs waiting for these events.
             runIds.AddRange(await MatchWaitsAsync(connection, tx, events, stored, internalIds, dedupeKeys, cancellationToken));
         }
 
-        return runIds;
+        return new IngestEffects(runIds, cancelled);
+    }
+
+    /// <summary>
+    /// The <c>cancel</c> config of functions (protocol.md §15.4): an event matching an entry cancels the function's runs
+    /// that were created before it (not those it started itself), within the entry's timeout, for which the entry's
+    /// <c>if</c> holds with <c>event</c> = the run's trigger and <c>async</c> = this event.
+    /// </summary>
+    private async Task<(List<string> Cancelled, List<string> Woken)> CancelRunsAsync(
+        NpgsqlConnection connection,
+        NpgsqlTransaction tx,
+        IReadOnlyList<IncomingEvent> events,
+        List<int> stored,
+        string[] dedupeKeys,
+        IReadOnlyList<TriggeredFunction> functions,
+        CancellationToken cancellationToken)
+    {
+        var rules = (from i in stored
+                     from f in functions
+                     from rule in f.Cancel
+                     where rule.Match.Matches(events[i].Name)
+                     select (Function: f.Id, Rule: rule, Event: i)).ToList();
+        if (rules.Count == 0)
+        {
+            return ([], []);
+        }
+
+        var candidates = new List<(string RunId, Guid Function, TimeSpan Age, string Name, string Data, string EventId, long Ts)>();
+        await using (var find = new NpgsqlCommand($"""
+            SELECT r.id, r.function_id, now() - r.created_at, e.name, e.data::text, e.event_id, e.ts
+              FROM platform.runs r
+              JOIN platform.events e ON e.id = r.event_id
+             WHERE r.function_id = ANY(@functions) AND r.status IN {RunStatuses.MovableSql} AND r.created_at < now()
+            """, connection, tx))
+        {
+            find.Parameters.AddWithValue("functions", rules.Select(r => r.Function).Distinct().ToArray());
+            await using var reader = await find.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                candidates.Add((reader.GetString(0), reader.GetGuid(1), reader.GetFieldValue<TimeSpan>(2), reader.GetString(3),
+                    reader.GetString(4), reader.GetString(5), reader.GetInt64(6)));
+            }
+        }
+
+        var toCancel = new List<string>();
+        var asyncVars = new Dictionary<int, Dictionary<string, object?>>();
+        foreach (var run in candidates)
+        {
+            Dictionary<string, object?>? trigger = null;
+            foreach (var (_, rule, i) in rules.Where(r => r.Function == run.Function))
+            {
+                if (rule.Timeout is { } timeout && run.Age > timeout)
+                {
+                    continue;
+                }
+
+                if (rule.Match.Expression is { } condition)
+                {
+                    trigger ??= Expressions.EventVariable(run.Name, run.Data, run.EventId, run.Ts);
+                    if (!asyncVars.TryGetValue(i, out var asyncVar))
+                    {
+                        asyncVar = Expressions.EventVariable(events[i].Name, events[i].DataJson, dedupeKeys[i], events[i].Ts);
+                        asyncVars[i] = asyncVar;
+                    }
+
+                    if (!expressions.IsTrue(condition, new Dictionary<string, object?> { ["event"] = trigger, ["async"] = asyncVar }))
+                    {
+                        continue;
+                    }
+                }
+
+                toCancel.Add(run.RunId);
+                break;
+            }
+        }
+
+        return await RunFinalization.CancelAsync(connection, tx, [.. toCancel], cancellationToken);
     }
 
     private async Task<List<string>> MatchWaitsAsync(

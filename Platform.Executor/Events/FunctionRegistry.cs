@@ -13,8 +13,18 @@ public sealed record EventTrigger(string Event, bool IsPrefix, string? Expressio
         name.EndsWith('*') ? new EventTrigger(name[..^1], true, expression) : new EventTrigger(name, false, expression);
 }
 
+/// <summary>
+/// A <c>cancel</c> entry of a function's config (protocol.md §15.4): a later event matching <see cref="Match"/>
+/// (its <c>Expression</c> is the entry's <c>if</c>, over <c>event</c> = the run's trigger and <c>async</c> = the new
+/// event) cancels the function's runs that started at most <see cref="Timeout"/> ago (any age when null).
+/// </summary>
+public sealed record CancelRule(EventTrigger Match, TimeSpan? Timeout);
+
 /// <summary>An active function as event matching needs it.</summary>
-public sealed record TriggeredFunction(Guid Id, string Slug, IReadOnlyList<EventTrigger> Triggers);
+public sealed record TriggeredFunction(Guid Id, string Slug, IReadOnlyList<EventTrigger> Triggers)
+{
+    public IReadOnlyList<CancelRule> Cancel { get; init; } = [];
+}
 
 /// <summary>
 /// The active functions and their event triggers, cached briefly. A sync in this process invalidates at once;
@@ -39,15 +49,54 @@ public sealed class FunctionRegistry(PlatformDatabase database, TimeProvider tim
 
         var functions = new List<TriggeredFunction>();
         await using var connection = await database.DataSource.OpenConnectionAsync(cancellationToken);
-        await using var command = new NpgsqlCommand("SELECT id, slug, triggers::text FROM platform.functions WHERE archived_at IS NULL", connection);
+        await using var command = new NpgsqlCommand(
+            "SELECT id, slug, triggers::text, (config->'cancel')::text FROM platform.functions WHERE archived_at IS NULL", connection);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            functions.Add(new TriggeredFunction(reader.GetGuid(0), reader.GetString(1), ParseTriggers(reader.GetString(2))));
+            functions.Add(new TriggeredFunction(reader.GetGuid(0), reader.GetString(1), ParseTriggers(reader.GetString(2)))
+            {
+                Cancel = reader.IsDBNull(3) ? [] : ParseCancel(reader.GetString(3)),
+            });
         }
 
         _snapshot = new Snapshot(functions, time.GetTimestamp());
         return functions;
+    }
+
+    /// <summary>The <c>cancel</c> array of a config; entries without an event name or with a bad timeout are skipped (sync rejects them).</summary>
+    public static IReadOnlyList<CancelRule> ParseCancel(string cancelJson)
+    {
+        using var doc = JsonDocument.Parse(cancelJson);
+        var rules = new List<CancelRule>();
+        if (doc.RootElement.ValueKind != JsonValueKind.Array)
+        {
+            return rules;
+        }
+
+        foreach (var c in doc.RootElement.EnumerateArray())
+        {
+            if (c.ValueKind != JsonValueKind.Object || !c.TryGetProperty("event", out var e) || e.ValueKind != JsonValueKind.String || e.GetString() is not { Length: > 0 } name)
+            {
+                continue;
+            }
+
+            var expression = c.TryGetProperty("if", out var x) && x.ValueKind == JsonValueKind.String && !string.IsNullOrWhiteSpace(x.GetString()) ? x.GetString() : null;
+            TimeSpan? timeout = null;
+            if (c.TryGetProperty("timeout", out var t) && t.ValueKind == JsonValueKind.String && !string.IsNullOrEmpty(t.GetString()))
+            {
+                if (!Protocol.TimeStrings.TryParseDuration(t.GetString(), out var span))
+                {
+                    continue;
+                }
+
+                timeout = span;
+            }
+
+            rules.Add(new CancelRule(EventTrigger.Parse(name, expression), timeout));
+        }
+
+        return rules;
     }
 
     public static IReadOnlyList<EventTrigger> ParseTriggers(string triggersJson)

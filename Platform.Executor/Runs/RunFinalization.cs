@@ -45,6 +45,52 @@ public static class RunFinalization
         """;
 
     /// <summary>
+    /// Cancels the runs of <paramref name="runIds"/> that have not ended, inside <paramref name="tx"/>. Bumping the
+    /// version fences out a worker in flight: its next commit writes nothing, so a cancelled run calls the app no
+    /// more, and its pending sleep, wait or retry is dropped with its state and wait rows. Returns the runs it
+    /// cancelled and the runs to dispatch after the commit (callers resumed by <see cref="EndedAsync"/>).
+    /// </summary>
+    public static async Task<(List<string> Cancelled, List<string> Woken)> CancelAsync(
+        NpgsqlConnection connection, NpgsqlTransaction tx, string[] runIds, CancellationToken cancellationToken)
+    {
+        var cancelled = new List<string>();
+        if (runIds.Length == 0)
+        {
+            return (cancelled, []);
+        }
+
+        await using (var cancel = new NpgsqlCommand($$"""
+            UPDATE platform.runs
+               SET status = 'Cancelled', version = version + 1, lease_owner = NULL, lease_until = NULL,
+                   next_wake_at = NULL, ended_at = now(),
+                   state = jsonb_set(state, '{items}', '[]'::jsonb)
+             WHERE id = ANY(@ids) AND status IN {{RunStatuses.MovableSql}}
+            RETURNING id
+            """, connection, tx))
+        {
+            cancel.Parameters.AddWithValue("ids", runIds);
+            await using var reader = await cancel.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                cancelled.Add(reader.GetString(0));
+            }
+        }
+
+        if (cancelled.Count == 0)
+        {
+            return (cancelled, []);
+        }
+
+        await using (var waits = new NpgsqlCommand("DELETE FROM platform.waits WHERE run_id = ANY(@ids)", connection, tx))
+        {
+            waits.Parameters.AddWithValue("ids", cancelled.ToArray());
+            await waits.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        return (cancelled, await EndedAsync(connection, tx, [.. cancelled], cancellationToken));
+    }
+
+    /// <summary>
     /// The statements for runs that a batch just ended: the outbox rows, then the resolution of their invokers
     /// (whose result set is the woken run ids).
     /// </summary>

@@ -106,7 +106,7 @@ public sealed partial class LifecyclePublisher(
 
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var events = ended.SelectMany(r => LifecycleEvents.For(r, now)).ToList();
-        var runIds = await ingest.IngestInternalAsync(connection, tx, events, cancellationToken);
+        var effects = await ingest.IngestInternalAsync(connection, tx, events, cancellationToken);
 
         await using (var mark = new NpgsqlCommand("UPDATE platform.run_outbox SET published_at = now() WHERE run_id = ANY(@ids)", connection, tx))
         {
@@ -115,8 +115,14 @@ public sealed partial class LifecyclePublisher(
         }
 
         await tx.CommitAsync(cancellationToken);
-        LogPublished(events.Count, ended.Count, runIds.Count);
-        return (ended.Count, runIds);
+        if (effects.Cancelled > 0)
+        {
+            // A lifecycle event cancelled runs (a cancel config on inngest/function.*): their events are next.
+            signal.Notify();
+        }
+
+        LogPublished(events.Count, ended.Count, effects.Dispatch.Count);
+        return (ended.Count, effects.Dispatch);
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Sent {Events} lifecycle events of {Runs} ended runs; {Started} runs started or woken")]

@@ -270,7 +270,30 @@ const doomed = inngest.createFunction(
   },
 );
 
-const parityFunctions = [invokee, invoker, doomed];
+// cancellable: a step, a durable sleep (event.data.sleep, default 3s), a step;
+// cancelled by test/cancellable.cancel with the same data.id within a minute.
+const cancellable = inngest.createFunction(
+  {
+    id: "cancellable",
+    triggers: [{ event: "test/cancellable" }],
+    cancelOn: [{ event: "test/cancellable.cancel", match: "data.id", timeout: "1m" }],
+  },
+  async ({ event, step, runId, attempt }) => {
+    const ctx = { runId, attempt };
+    await step.run("before", () => {
+      logExec("cancellable", "before", ctx);
+      return "before";
+    });
+    await step.sleep("cancellable-nap", event.data.sleep ?? "3s");
+    await step.run("after", () => {
+      logExec("cancellable", "after", ctx);
+      return "after";
+    });
+    return { finished: true };
+  },
+);
+
+const parityFunctions = [invokee, invoker, doomed, cancellable];
 
 const handler = serve({
   client: inngest,
