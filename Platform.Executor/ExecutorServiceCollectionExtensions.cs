@@ -77,6 +77,8 @@ public static class ExecutorServiceCollectionExtensions
         services.AddSingleton<LifecycleSignal>();
         services.AddSingleton<LifecyclePublisher>();
         services.AddHostedService(sp => sp.GetRequiredService<LifecyclePublisher>());
+        services.AddSingleton<CronScheduler>();
+        services.AddHostedService(sp => sp.GetRequiredService<CronScheduler>());
 
         // Hangfire: settings measured in hangfire.md (sliding invisibility, no long polling, 1 s polls).
         var hangfireConnection = new NpgsqlConnectionStringBuilder(platformConnection) { ApplicationName = "platform-hangfire" }.ConnectionString;

@@ -141,6 +141,11 @@ public sealed class AppSync(PlatformDatabase database, FunctionRegistry registry
             {
                 return (null, $"{tp}.expression: not a valid CEL expression: {celError}");
             }
+
+            if (!string.IsNullOrWhiteSpace(cron) && !Scheduling.CronSchedule.TryParse(cron, out _, out var cronError))
+            {
+                return (null, $"{tp}.cron: {cronError}");
+            }
         }
 
         if (fn.TryGetProperty("cancel", out var cancel) && cancel.ValueKind != JsonValueKind.Null)

@@ -24,6 +24,12 @@ public sealed record CancelRule(EventTrigger Match, TimeSpan? Timeout);
 public sealed record TriggeredFunction(Guid Id, string Slug, IReadOnlyList<EventTrigger> Triggers)
 {
     public IReadOnlyList<CancelRule> Cancel { get; init; } = [];
+
+    /// <summary>Its cron triggers (<see cref="Scheduling.CronScheduler"/> fires them).</summary>
+    public IReadOnlyList<Scheduling.CronSchedule> Crons { get; init; } = [];
+
+    /// <summary>When the function was first registered: a cron does not fire ticks from before.</summary>
+    public DateTimeOffset CreatedAt { get; init; }
 }
 
 /// <summary>
@@ -50,13 +56,15 @@ public sealed class FunctionRegistry(PlatformDatabase database, TimeProvider tim
         var functions = new List<TriggeredFunction>();
         await using var connection = await database.DataSource.OpenConnectionAsync(cancellationToken);
         await using var command = new NpgsqlCommand(
-            "SELECT id, slug, triggers::text, (config->'cancel')::text FROM platform.functions WHERE archived_at IS NULL", connection);
+            "SELECT id, slug, triggers::text, (config->'cancel')::text, created_at FROM platform.functions WHERE archived_at IS NULL", connection);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
             functions.Add(new TriggeredFunction(reader.GetGuid(0), reader.GetString(1), ParseTriggers(reader.GetString(2)))
             {
                 Cancel = reader.IsDBNull(3) ? [] : ParseCancel(reader.GetString(3)),
+                Crons = ParseCrons(reader.GetString(2)),
+                CreatedAt = reader.GetFieldValue<DateTimeOffset>(4),
             });
         }
 
@@ -97,6 +105,28 @@ public sealed class FunctionRegistry(PlatformDatabase database, TimeProvider tim
         }
 
         return rules;
+    }
+
+    /// <summary>The cron triggers of a triggers array; invalid ones are skipped (sync rejects them).</summary>
+    public static IReadOnlyList<Scheduling.CronSchedule> ParseCrons(string triggersJson)
+    {
+        using var doc = JsonDocument.Parse(triggersJson);
+        var crons = new List<Scheduling.CronSchedule>();
+        if (doc.RootElement.ValueKind != JsonValueKind.Array)
+        {
+            return crons;
+        }
+
+        foreach (var t in doc.RootElement.EnumerateArray())
+        {
+            if (t.ValueKind == JsonValueKind.Object && t.TryGetProperty("cron", out var c) && c.ValueKind == JsonValueKind.String
+                && Scheduling.CronSchedule.TryParse(c.GetString(), out var schedule, out _))
+            {
+                crons.Add(schedule!);
+            }
+        }
+
+        return crons;
     }
 
     public static IReadOnlyList<EventTrigger> ParseTriggers(string triggersJson)

@@ -161,3 +161,12 @@ public sealed class RunOutboxRecord
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset? PublishedAt { get; set; }
 }
+
+/// <summary>A cron tick that fired: unique per (function, tick), so one process of many starts its run.</summary>
+public sealed class CronTickRecord
+{
+    public Guid FunctionId { get; set; }
+    public DateTimeOffset TickAt { get; set; }
+    public required string RunId { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}

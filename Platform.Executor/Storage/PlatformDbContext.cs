@@ -14,6 +14,7 @@ public sealed class PlatformDbContext(DbContextOptions<PlatformDbContext> option
     public DbSet<AttemptRecord> Attempts => Set<AttemptRecord>();
     public DbSet<WaitRecord> Waits => Set<WaitRecord>();
     public DbSet<RunOutboxRecord> RunOutbox => Set<RunOutboxRecord>();
+    public DbSet<CronTickRecord> CronTicks => Set<CronTickRecord>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -107,6 +108,15 @@ public sealed class PlatformDbContext(DbContextOptions<PlatformDbContext> option
             // The publisher's scan: only what is still to send.
             e.HasIndex(x => x.CreatedAt).HasFilter("published_at IS NULL").HasDatabaseName("ix_run_outbox_pending");
             e.HasOne<RunRecord>().WithMany().HasForeignKey(x => x.RunId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<CronTickRecord>(e =>
+        {
+            e.ToTable("cron_ticks");
+            // One run per (function, tick), whatever the number of platform processes.
+            e.HasKey(x => new { x.FunctionId, x.TickAt });
+            e.HasIndex(x => x.TickAt);
+            e.HasOne<FunctionRecord>().WithMany().HasForeignKey(x => x.FunctionId).OnDelete(DeleteBehavior.Cascade);
         });
     }
 }

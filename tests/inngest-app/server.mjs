@@ -9,6 +9,8 @@
 //                        time user code inside a step body actually executes
 //   PARITY_FUNCTIONS     "1" also serves the functions of the parity tests (invoke,
 //                        onFailure, cancelOn, ...); without it the app serves the 8 base ones
+//   PARITY_CRON          "1" serves only "ticker", a cron function firing every 2 s (its
+//                        own app, so the other tests do not get its runs)
 //   INNGEST_DEV, INNGEST_BASE_URL, INNGEST_SIGNING_KEY, INNGEST_EVENT_KEY, ...
 //                        read by the SDK itself (nothing is hard-coded here)
 //
@@ -295,12 +297,26 @@ const cancellable = inngest.createFunction(
 
 const parityFunctions = [invokee, invoker, doomed, cancellable];
 
+// ticker: a cron every 2 seconds (six fields: seconds first), Paris time.
+const ticker = inngest.createFunction(
+  { id: "ticker", triggers: [{ cron: "TZ=Europe/Paris */2 * * * * *" }] },
+  async ({ event, step, runId, attempt }) => {
+    const ctx = { runId, attempt };
+    const at = await step.run("tick", () => {
+      logExec("ticker", "tick", ctx);
+      return event.data.scheduledAt ?? null;
+    });
+    return { name: event.name, cron: event.data.cron, at };
+  },
+);
+
+const baseFunctions = [twoSteps, sleepy, fanout, flaky, waiter, fails, counter, crashy];
+
 const handler = serve({
   client: inngest,
-  functions: [
-    twoSteps, sleepy, fanout, flaky, waiter, fails, counter, crashy,
-    ...(process.env.PARITY_FUNCTIONS === "1" ? parityFunctions : []),
-  ],
+  functions: process.env.PARITY_CRON === "1"
+    ? [ticker]
+    : [...baseFunctions, ...(process.env.PARITY_FUNCTIONS === "1" ? parityFunctions : [])],
   servePath: SERVE_PATH,
 });
 

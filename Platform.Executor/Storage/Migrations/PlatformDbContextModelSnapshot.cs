@@ -130,6 +130,34 @@ namespace Platform.Executor.Storage.Migrations
                     b.ToTable("attempts", "platform");
                 });
 
+            modelBuilder.Entity("Platform.Executor.Storage.CronTickRecord", b =>
+                {
+                    b.Property<Guid>("FunctionId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("function_id");
+
+                    b.Property<DateTimeOffset>("TickAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("tick_at");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("RunId")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("run_id");
+
+                    b.HasKey("FunctionId", "TickAt")
+                        .HasName("pk_cron_ticks");
+
+                    b.HasIndex("TickAt")
+                        .HasDatabaseName("ix_cron_ticks_tick_at");
+
+                    b.ToTable("cron_ticks", "platform");
+                });
+
             modelBuilder.Entity("Platform.Executor.Storage.EventDedupeRecord", b =>
                 {
                     b.Property<string>("EventId")
@@ -515,6 +543,16 @@ namespace Platform.Executor.Storage.Migrations
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_attempts_runs_run_id");
+                });
+
+            modelBuilder.Entity("Platform.Executor.Storage.CronTickRecord", b =>
+                {
+                    b.HasOne("Platform.Executor.Storage.FunctionRecord", null)
+                        .WithMany()
+                        .HasForeignKey("FunctionId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_cron_ticks_functions_function_id");
                 });
 
             modelBuilder.Entity("Platform.Executor.Storage.FunctionRecord", b =>
