@@ -176,6 +176,22 @@ public sealed class AppSync(PlatformDatabase database, FunctionRegistry registry
             }
         }
 
+        if (fn.TryGetProperty("timeouts", out var timeouts) && timeouts.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var limit in new[] { "start", "finish" })
+            {
+                if (Str(timeouts, limit) is { Length: > 0 } timeout && !Protocol.TimeStrings.TryParseDuration(timeout, out _))
+                {
+                    return (null, $"{path}.timeouts.{limit}: '{timeout}' is not a duration such as 30s or 1h");
+                }
+            }
+        }
+
+        if (Str(fn, "idempotency") is { Length: > 0 } key && expressions.Validate(key) is { } keyError)
+        {
+            return (null, $"{path}.idempotency: not a valid CEL expression: {keyError}");
+        }
+
         var url = appUrl;
         var retries = Runs.RunPolicy.DefaultRetries;
         if (fn.TryGetProperty("steps", out var steps) && steps.ValueKind == JsonValueKind.Object)

@@ -30,6 +30,15 @@ public sealed record TriggeredFunction(Guid Id, string Slug, IReadOnlyList<Event
 
     /// <summary>When the function was first registered: a cron does not fire ticks from before.</summary>
     public DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary><c>timeouts.start</c>: longest a run may wait before it starts; then it is cancelled.</summary>
+    public TimeSpan? StartTimeout { get; init; }
+
+    /// <summary><c>timeouts.finish</c>: longest a run may take once started; then it is cancelled.</summary>
+    public TimeSpan? FinishTimeout { get; init; }
+
+    /// <summary><c>idempotency</c>: a CEL key over the event; at most one run per key per 24 hours.</summary>
+    public string? Idempotency { get; init; }
 }
 
 /// <summary>
@@ -56,7 +65,11 @@ public sealed class FunctionRegistry(PlatformDatabase database, TimeProvider tim
         var functions = new List<TriggeredFunction>();
         await using var connection = await database.DataSource.OpenConnectionAsync(cancellationToken);
         await using var command = new NpgsqlCommand(
-            "SELECT id, slug, triggers::text, (config->'cancel')::text, created_at FROM platform.functions WHERE archived_at IS NULL", connection);
+            """
+            SELECT id, slug, triggers::text, (config->'cancel')::text, created_at,
+                   config->'timeouts'->>'start', config->'timeouts'->>'finish', config->>'idempotency'
+              FROM platform.functions WHERE archived_at IS NULL
+            """, connection);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
@@ -65,6 +78,9 @@ public sealed class FunctionRegistry(PlatformDatabase database, TimeProvider tim
                 Cancel = reader.IsDBNull(3) ? [] : ParseCancel(reader.GetString(3)),
                 Crons = ParseCrons(reader.GetString(2)),
                 CreatedAt = reader.GetFieldValue<DateTimeOffset>(4),
+                StartTimeout = Duration(reader.IsDBNull(5) ? null : reader.GetString(5)),
+                FinishTimeout = Duration(reader.IsDBNull(6) ? null : reader.GetString(6)),
+                Idempotency = reader.IsDBNull(7) || string.IsNullOrWhiteSpace(reader.GetString(7)) ? null : reader.GetString(7),
             });
         }
 
@@ -106,6 +122,10 @@ public sealed class FunctionRegistry(PlatformDatabase database, TimeProvider tim
 
         return rules;
     }
+
+    /// <summary>A positive duration string, or null (absent, empty or invalid: sync rejects invalid ones).</summary>
+    private static TimeSpan? Duration(string? text) =>
+        Protocol.TimeStrings.TryParseDuration(text, out var span) && span > TimeSpan.Zero ? span : null;
 
     /// <summary>The cron triggers of a triggers array; invalid ones are skipped (sync rejects them).</summary>
     public static IReadOnlyList<Scheduling.CronSchedule> ParseCrons(string triggersJson)

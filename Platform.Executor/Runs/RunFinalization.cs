@@ -50,8 +50,9 @@ public static class RunFinalization
     /// more, and its pending sleep, wait or retry is dropped with its state and wait rows. Returns the runs it
     /// cancelled and the runs to dispatch after the commit (callers resumed by <see cref="EndedAsync"/>).
     /// </summary>
+    /// <remarks><paramref name="errorJson"/> says why, when it is not a plain cancel (a timeout).</remarks>
     public static async Task<(List<string> Cancelled, List<string> Woken)> CancelAsync(
-        NpgsqlConnection connection, NpgsqlTransaction tx, string[] runIds, CancellationToken cancellationToken)
+        NpgsqlConnection connection, NpgsqlTransaction tx, string[] runIds, CancellationToken cancellationToken, string? errorJson = null)
     {
         var cancelled = new List<string>();
         if (runIds.Length == 0)
@@ -62,13 +63,14 @@ public static class RunFinalization
         await using (var cancel = new NpgsqlCommand($$"""
             UPDATE platform.runs
                SET status = 'Cancelled', version = version + 1, lease_owner = NULL, lease_until = NULL,
-                   next_wake_at = NULL, ended_at = now(),
+                   next_wake_at = NULL, ended_at = now(), error = coalesce(@error::jsonb, error),
                    state = jsonb_set(state, '{items}', '[]'::jsonb)
              WHERE id = ANY(@ids) AND status IN {{RunStatuses.MovableSql}}
             RETURNING id
             """, connection, tx))
         {
             cancel.Parameters.AddWithValue("ids", runIds);
+            cancel.Parameters.Add(new NpgsqlParameter("error", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)errorJson ?? DBNull.Value });
             await using var reader = await cancel.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
