@@ -36,6 +36,9 @@ public sealed class EventIngest(
     public const int MaxEventBytes = 512 * 1024;
     public const int MaxNameLength = 256;
     public static readonly TimeSpan DedupeWindow = TimeSpan.FromHours(24);
+
+    /// <summary>A function's <c>idempotency</c> key lets one run through per this window (Inngest: 24 hours).</summary>
+    public static readonly TimeSpan IdempotencyWindow = TimeSpan.FromHours(24);
     private static readonly JsonDocumentOptions s_json = new() { MaxDepth = 64 };
 
     /// <summary>Validates a request body. On success every event is checked; on failure nothing is stored.</summary>
@@ -344,6 +347,7 @@ public sealed class EventIngest(
             var runFunctions = new List<Guid>();
             var runEvents = new List<string>();
             var runIdsToInsert = new List<string>();
+            var keyed = new List<(Guid Function, string Key, string RunId)>();
             var now = time.GetUtcNow();
             foreach (var i in stored)
             {
@@ -373,11 +377,44 @@ public sealed class EventIngest(
                         }
                     }
 
-                    if (matched)
+                    if (!matched)
                     {
-                        runFunctions.Add(f.Id);
-                        runEvents.Add(internalIds[i]);
-                        runIdsToInsert.Add(Ulid.New(now));
+                        continue;
+                    }
+
+                    var runId = Ulid.New(now);
+                    if (f.Idempotency is { } keyExpression)
+                    {
+                        celEvent ??= Expressions.EventVariable(e.Name, e.DataJson, dedupeKeys[i], e.Ts);
+                        if (IdempotencyKey(keyExpression, celEvent) is { } key)
+                        {
+                            if (keyed.Any(k => k.Function == f.Id && k.Key == key))
+                            {
+                                // An earlier event of this send has the key: it gets the run.
+                                continue;
+                            }
+
+                            keyed.Add((f.Id, key, runId));
+                        }
+                    }
+
+                    runFunctions.Add(f.Id);
+                    runEvents.Add(internalIds[i]);
+                    runIdsToInsert.Add(runId);
+                }
+            }
+
+            if (keyed.Count > 0)
+            {
+                // 3a. Idempotency: a key already taken in its window lets no run through.
+                var refused = await ClaimIdempotencyKeysAsync(connection, tx, keyed, cancellationToken);
+                for (var r = runIdsToInsert.Count - 1; r >= 0; r--)
+                {
+                    if (refused.Contains(runIdsToInsert[r]))
+                    {
+                        runIdsToInsert.RemoveAt(r);
+                        runFunctions.RemoveAt(r);
+                        runEvents.RemoveAt(r);
                     }
                 }
             }
@@ -412,6 +449,60 @@ public sealed class EventIngest(
         }
 
         return new IngestEffects(runIds, cancelled);
+    }
+
+    /// <summary>
+    /// A function's <c>idempotency</c> key for an event: the SHA-256 of the key expression's value as JSON. Null when
+    /// the expression cannot be evaluated for this event or gives null (a missing field): the run is then not limited.
+    /// </summary>
+    private string? IdempotencyKey(string expression, Dictionary<string, object?> celEvent)
+    {
+        if (!expressions.TryEvaluate(expression, new Dictionary<string, object?> { ["event"] = celEvent }, out var value) || value is null)
+        {
+            return null;
+        }
+
+        string text;
+        try
+        {
+            text = JsonSerializer.Serialize(value);
+        }
+        catch (NotSupportedException)
+        {
+            text = value?.ToString() ?? "null";
+        }
+
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
+    }
+
+    /// <summary>
+    /// Claims (function, key) pairs for <see cref="IdempotencyWindow"/>; an expired claim is taken over. Returns the
+    /// run ids whose key was already taken.
+    /// </summary>
+    private static async Task<HashSet<string>> ClaimIdempotencyKeysAsync(
+        NpgsqlConnection connection, NpgsqlTransaction tx, List<(Guid Function, string Key, string RunId)> keyed, CancellationToken cancellationToken)
+    {
+        var accepted = new HashSet<string>(StringComparer.Ordinal);
+        await using (var claim = new NpgsqlCommand("""
+            INSERT INTO platform.idempotency_keys (function_id, key, run_id, expires_at)
+            SELECT f, k, r, now() + @window FROM unnest(@functions, @keys, @runs) AS u(f, k, r)
+            ON CONFLICT (function_id, key) DO UPDATE SET run_id = excluded.run_id, expires_at = excluded.expires_at
+             WHERE platform.idempotency_keys.expires_at < now()
+            RETURNING run_id
+            """, connection, tx))
+        {
+            claim.Parameters.AddWithValue("window", IdempotencyWindow);
+            claim.Parameters.AddWithValue("functions", keyed.Select(k => k.Function).ToArray());
+            claim.Parameters.AddWithValue("keys", keyed.Select(k => k.Key).ToArray());
+            claim.Parameters.AddWithValue("runs", keyed.Select(k => k.RunId).ToArray());
+            await using var reader = await claim.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                accepted.Add(reader.GetString(0));
+            }
+        }
+
+        return keyed.Where(k => !accepted.Contains(k.RunId)).Select(k => k.RunId).ToHashSet(StringComparer.Ordinal);
     }
 
     /// <summary>

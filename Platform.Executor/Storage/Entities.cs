@@ -170,3 +170,15 @@ public sealed class CronTickRecord
     public required string RunId { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
 }
+
+/// <summary>
+/// A function's <c>idempotency</c> key (the SHA-256 of the key expression's value) in its 24-hour window: the run it
+/// let through. Taken over once expired, like <see cref="EventDedupeRecord"/>.
+/// </summary>
+public sealed class IdempotencyKeyRecord
+{
+    public Guid FunctionId { get; set; }
+    public required string Key { get; set; }
+    public required string RunId { get; set; }
+    public DateTimeOffset ExpiresAt { get; set; }
+}

@@ -15,6 +15,7 @@ public sealed class PlatformDbContext(DbContextOptions<PlatformDbContext> option
     public DbSet<WaitRecord> Waits => Set<WaitRecord>();
     public DbSet<RunOutboxRecord> RunOutbox => Set<RunOutboxRecord>();
     public DbSet<CronTickRecord> CronTicks => Set<CronTickRecord>();
+    public DbSet<IdempotencyKeyRecord> IdempotencyKeys => Set<IdempotencyKeyRecord>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -116,6 +117,15 @@ public sealed class PlatformDbContext(DbContextOptions<PlatformDbContext> option
             // One run per (function, tick), whatever the number of platform processes.
             e.HasKey(x => new { x.FunctionId, x.TickAt });
             e.HasIndex(x => x.TickAt);
+            e.HasOne<FunctionRecord>().WithMany().HasForeignKey(x => x.FunctionId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<IdempotencyKeyRecord>(e =>
+        {
+            e.ToTable("idempotency_keys");
+            // One run per (function, key) while the key's window lasts.
+            e.HasKey(x => new { x.FunctionId, x.Key });
+            e.HasIndex(x => x.ExpiresAt);
             e.HasOne<FunctionRecord>().WithMany().HasForeignKey(x => x.FunctionId).OnDelete(DeleteBehavior.Cascade);
         });
     }

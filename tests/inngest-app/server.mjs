@@ -295,7 +295,20 @@ const cancellable = inngest.createFunction(
   },
 );
 
-const parityFunctions = [invokee, invoker, doomed, cancellable];
+// idempotent: at most one run per data.user per 24 hours.
+const idempotent = inngest.createFunction(
+  { id: "idempotent", idempotency: "event.data.user", triggers: [{ event: "test/idempotent" }] },
+  async ({ event, step, runId, attempt }) => {
+    const ctx = { runId, attempt };
+    const user = await step.run("greet", () => {
+      logExec("idempotent", "greet", ctx);
+      return event.data.user;
+    });
+    return { user, n: event.data.n };
+  },
+);
+
+const parityFunctions = [invokee, invoker, doomed, cancellable, idempotent];
 
 // ticker: a cron every 2 seconds (six fields: seconds first), Paris time.
 const ticker = inngest.createFunction(

@@ -296,6 +296,34 @@ namespace Platform.Executor.Storage.Migrations
                     b.ToTable("functions", "platform");
                 });
 
+            modelBuilder.Entity("Platform.Executor.Storage.IdempotencyKeyRecord", b =>
+                {
+                    b.Property<Guid>("FunctionId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("function_id");
+
+                    b.Property<string>("Key")
+                        .HasColumnType("text")
+                        .HasColumnName("key");
+
+                    b.Property<DateTimeOffset>("ExpiresAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("expires_at");
+
+                    b.Property<string>("RunId")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("run_id");
+
+                    b.HasKey("FunctionId", "Key")
+                        .HasName("pk_idempotency_keys");
+
+                    b.HasIndex("ExpiresAt")
+                        .HasDatabaseName("ix_idempotency_keys_expires_at");
+
+                    b.ToTable("idempotency_keys", "platform");
+                });
+
             modelBuilder.Entity("Platform.Executor.Storage.RunOutboxRecord", b =>
                 {
                     b.Property<string>("RunId")
@@ -563,6 +591,16 @@ namespace Platform.Executor.Storage.Migrations
                         .OnDelete(DeleteBehavior.Restrict)
                         .IsRequired()
                         .HasConstraintName("fk_functions_apps_app_id");
+                });
+
+            modelBuilder.Entity("Platform.Executor.Storage.IdempotencyKeyRecord", b =>
+                {
+                    b.HasOne("Platform.Executor.Storage.FunctionRecord", null)
+                        .WithMany()
+                        .HasForeignKey("FunctionId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_idempotency_keys_functions_function_id");
                 });
 
             modelBuilder.Entity("Platform.Executor.Storage.RunOutboxRecord", b =>
