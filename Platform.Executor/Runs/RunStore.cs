@@ -201,13 +201,11 @@ public sealed class RunStore(PlatformDatabase database)
         ((NpgsqlParameter)update.Parameters["output"]).NpgsqlDbType = NpgsqlDbType.Text;
         ((NpgsqlParameter)update.Parameters["error"]).NpgsqlDbType = NpgsqlDbType.Text;
 
-        // "The update above happened": the run row is at our new version AND was written by this very transaction
-        // (the batch is one implicit transaction). The version alone is not enough: a cancel or a takeover claim that
-        // lands while our call is in flight also moves the version from V to V+1, our @new_version.
-        const string Fence = """
-            EXISTS (SELECT 1 FROM platform.runs WHERE id = @id AND version = @new_version
-                       AND xmin::text::bigint = pg_current_xact_id()::text::bigint % 4294967296)
-            """;
+        // "The update above happened" must mean *this* update: the version alone is not enough, because a claim,
+        // a cancel or the sweeper bumps it too and can land on the same number (v+1) while our update matched
+        // nothing. The run row carries our transaction id (xmin) only if we updated it; the batch is one implicit
+        // transaction, so the statements below see it.
+        const string Fence = "EXISTS (SELECT 1 FROM platform.runs WHERE id = @id AND version = @new_version AND xmin = xid(pg_current_xact_id_if_assigned()))";
         if (t.Memos.Count > 0)
         {
             batch.BatchCommands.Add(Command($"""
