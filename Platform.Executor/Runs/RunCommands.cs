@@ -5,7 +5,12 @@ using Platform.Executor.Storage;
 namespace Platform.Executor.Runs;
 
 /// <summary>Actions on runs from outside the executor (API, dashboard).</summary>
-public sealed class RunCommands(PlatformDatabase database, DispatchQueue dispatchQueue, LifecycleSignal lifecycle)
+/// <remarks>
+/// Without <paramref name="dispatchQueue"/> and <paramref name="lifecycle"/> (a bare instance, as in store tests)
+/// nothing is lost: an invoker resumed by a cancel is due and the sweep dispatches it; the lifecycle events wait in
+/// the outbox for the publisher's poll.
+/// </remarks>
+public sealed class RunCommands(PlatformDatabase database, DispatchQueue? dispatchQueue = null, LifecycleSignal? lifecycle = null)
 {
     /// <summary>
     /// Cancels a run that has not finished (see <see cref="RunFinalization.CancelAsync"/>): a cancelled run calls the
@@ -85,10 +90,10 @@ public sealed class RunCommands(PlatformDatabase database, DispatchQueue dispatc
     /// <summary>After the commit: callers resumed by a cancel are dispatched, lifecycle events sent (if we die here, the sweep and the publisher's poll find them).</summary>
     private void AfterCancel(int cancelled, List<string> woken)
     {
-        dispatchQueue.Enqueue(woken);
+        dispatchQueue?.Enqueue(woken);
         if (cancelled > 0)
         {
-            lifecycle.Notify();
+            lifecycle?.Notify();
         }
     }
 }
