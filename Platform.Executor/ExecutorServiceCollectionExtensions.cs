@@ -84,6 +84,13 @@ public static class ExecutorServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<DispatchQueue>());
         services.AddSingleton<Sweeper>();
         services.AddHostedService(sp => sp.GetRequiredService<Sweeper>());
+        services.AddSingleton<LifecycleSignal>();
+        services.AddSingleton<LifecyclePublisher>();
+        services.AddHostedService(sp => sp.GetRequiredService<LifecyclePublisher>());
+        services.AddSingleton<CronScheduler>();
+        services.AddHostedService(sp => sp.GetRequiredService<CronScheduler>());
+        services.AddSingleton<RunTimeouts>();
+        services.AddHostedService(sp => sp.GetRequiredService<RunTimeouts>());
 
         // Hangfire: settings measured in hangfire.md (sliding invisibility, no long polling, 1 s polls).
         var hangfireConnection = new NpgsqlConnectionStringBuilder(platformConnection) { ApplicationName = "platform-hangfire" }.ConnectionString;

@@ -22,6 +22,8 @@ public static class ManagementEndpoints
         var functions = api.MapGroup("/functions").WithTags("Functions");
         functions.MapGet("/", ListFunctionsAsync).WithSummary("List functions, optionally of one app.");
         functions.MapGet("/{slug}", GetFunctionAsync).WithSummary("One function by its composite id <appName>-<fnId>.");
+        functions.MapPost("/{slug}/cancel", CancelFunctionRunsAsync)
+            .WithSummary("Cancel every unfinished run of a function created in [from, to) (both optional, ISO-8601).");
 
         var events = api.MapGroup("/events").WithTags("Events");
         events.MapGet("/", ListEventsAsync).WithSummary("List received events, newest first, with cursor paging.");
@@ -36,6 +38,8 @@ public static class ManagementEndpoints
     }
 
     public sealed record SyncRequest(string? Url);
+
+    public sealed record BulkCancelRequest(string? From, string? To);
 
     private static async Task<IResult> GetAppAsync(string appName, PlatformQueries q, CancellationToken ct) =>
         (IResult?)Input.Bad(appName) ?? (await q.GetAppAsync(appName, ct) is { } a ? TypedResults.Ok(a) : NotFound($"No app '{appName}'"));
@@ -58,6 +62,28 @@ public static class ManagementEndpoints
 
     private static async Task<IResult> GetFunctionAsync(string slug, PlatformQueries q, CancellationToken ct) =>
         (IResult?)Input.Bad(slug) ?? (await q.GetFunctionAsync(slug, ct) is { } f ? TypedResults.Ok(f) : NotFound($"No function '{slug}'"));
+
+    private static async Task<IResult> CancelFunctionRunsAsync(string slug, BulkCancelRequest? body, RunCommands commands, CancellationToken ct)
+    {
+        if (Input.Bad(slug, body?.From, body?.To) is { } bad)
+        {
+            return bad;
+        }
+
+        if (!Input.TryTime(body?.From, "from", out var from, out var problem) || !Input.TryTime(body?.To, "to", out var to, out problem))
+        {
+            return problem!;
+        }
+
+        if (from >= to)
+        {
+            return Problem(400, "from: must be earlier than to");
+        }
+
+        return await commands.CancelFunctionRunsAsync(slug, from, to, ct) is { } cancelled
+            ? TypedResults.Ok(new { function = slug, cancelled })
+            : NotFound($"No function '{slug}'");
+    }
 
     private static async Task<IResult> ListEventsAsync(string? name, string? cursor, string? limit, PlatformQueries q, CancellationToken ct)
     {

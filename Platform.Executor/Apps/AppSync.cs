@@ -146,6 +146,55 @@ public sealed class AppSync(PlatformDatabase database, FunctionRegistry registry
             {
                 return (null, $"{tp}.expression: not a valid CEL expression: {celError}");
             }
+
+            if (!string.IsNullOrWhiteSpace(cron) && !Scheduling.CronSchedule.TryParse(cron, out _, out var cronError))
+            {
+                return (null, $"{tp}.cron: {cronError}");
+            }
+        }
+
+        if (fn.TryGetProperty("cancel", out var cancel) && cancel.ValueKind != JsonValueKind.Null)
+        {
+            if (cancel.ValueKind != JsonValueKind.Array || cancel.GetArrayLength() > 10)
+            {
+                return (null, $"{path}.cancel: expected an array of at most 10 entries");
+            }
+
+            var c = 0;
+            foreach (var entry in cancel.EnumerateArray())
+            {
+                var cp = $"{path}.cancel[{c++}]";
+                if (entry.ValueKind != JsonValueKind.Object || string.IsNullOrWhiteSpace(Str(entry, "event")))
+                {
+                    return (null, $"{cp}: expected an object with a non-empty 'event'");
+                }
+
+                if (Str(entry, "if") is { Length: > 0 } condition && expressions.Validate(condition) is { } celError)
+                {
+                    return (null, $"{cp}.if: not a valid CEL expression: {celError}");
+                }
+
+                if (Str(entry, "timeout") is { Length: > 0 } timeout && !Protocol.TimeStrings.TryParseDuration(timeout, out _))
+                {
+                    return (null, $"{cp}.timeout: '{timeout}' is not a duration such as 30s or 1h");
+                }
+            }
+        }
+
+        if (fn.TryGetProperty("timeouts", out var timeouts) && timeouts.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var limit in new[] { "start", "finish" })
+            {
+                if (Str(timeouts, limit) is { Length: > 0 } timeout && !Protocol.TimeStrings.TryParseDuration(timeout, out _))
+                {
+                    return (null, $"{path}.timeouts.{limit}: '{timeout}' is not a duration such as 30s or 1h");
+                }
+            }
+        }
+
+        if (Str(fn, "idempotency") is { Length: > 0 } key && expressions.Validate(key) is { } keyError)
+        {
+            return (null, $"{path}.idempotency: not a valid CEL expression: {keyError}");
         }
 
         var url = appUrl;

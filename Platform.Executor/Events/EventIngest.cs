@@ -10,6 +10,9 @@ namespace Platform.Executor.Events;
 /// <summary>An event as validated from a send.</summary>
 public sealed record IncomingEvent(string Name, string DataJson, string? Id, long Ts, string? V, string? UserJson);
 
+/// <summary>What storing events moved: runs to dispatch once committed, and how many runs they cancelled.</summary>
+public sealed record IngestEffects(List<string> Dispatch, int Cancelled);
+
 /// <summary>The outcome of a send: our ids in input order, or a 4xx with what is wrong.</summary>
 public sealed record IngestResult(IReadOnlyList<string> Ids, int Status, string? Error, IReadOnlyList<string> RunIds)
 {
@@ -26,12 +29,16 @@ public sealed class EventIngest(
     FunctionRegistry registry,
     Expressions expressions,
     DispatchQueue dispatchQueue,
+    LifecycleSignal lifecycle,
     TimeProvider time)
 {
     public const int MaxEventsPerRequest = 5000;
     public const int MaxEventBytes = 512 * 1024;
     public const int MaxNameLength = 256;
     public static readonly TimeSpan DedupeWindow = TimeSpan.FromHours(24);
+
+    /// <summary>A function's <c>idempotency</c> key lets one run through per this window (Inngest: 24 hours).</summary>
+    public static readonly TimeSpan IdempotencyWindow = TimeSpan.FromHours(24);
     private static readonly JsonDocumentOptions s_json = new() { MaxDepth = 64 };
 
     /// <summary>Validates a request body. On success every event is checked; on failure nothing is stored.</summary>
@@ -212,8 +219,9 @@ public sealed class EventIngest(
         var candidates = firstIndex.Values.Order().ToList();
         var functions = await registry.GetAsync(cancellationToken);
 
-        var (accepted, existing, runIds) = await database.RetryAsync(
+        var (accepted, existing, effects) = await database.RetryAsync(
             ct => StoreAsync(events, internalIds, dedupeKeys, candidates, functions, ct), cancellationToken);
+        var runIds = effects.Dispatch;
 
         var ids = new string[events.Count];
         for (var i = 0; i < events.Count; i++)
@@ -223,10 +231,16 @@ public sealed class EventIngest(
         }
 
         dispatchQueue.Enqueue(runIds);
+        if (effects.Cancelled > 0)
+        {
+            // The cancelled runs' lifecycle events are in the outbox; if we die before this, the publisher's poll sends them.
+            lifecycle.Notify();
+        }
+
         return new IngestResult(ids, 200, null, runIds);
     }
 
-    private async Task<(HashSet<int> Accepted, Dictionary<string, string> Existing, List<string> RunIds)> StoreAsync(
+    private async Task<(HashSet<int> Accepted, Dictionary<string, string> Existing, IngestEffects Effects)> StoreAsync(
         IReadOnlyList<IncomingEvent> events,
         string[] internalIds,
         string[] dedupeKeys,
@@ -272,7 +286,44 @@ public sealed class EventIngest(
         }
 
         var stored = accepted.Order().ToList();
+        var effects = await InsertAsync(connection, tx, events, stored, internalIds, dedupeKeys, functions, cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+        return (accepted, existing, effects);
+    }
+
+    /// <summary>
+    /// Ingests events the platform itself sends (lifecycle events) inside the caller's transaction: no validation
+    /// and no dedupe claim (the caller sends each exactly once), otherwise as a send: stored, runs started for the
+    /// functions they trigger, runs cancelled, waits matched. Returns what the caller acts on once it has committed.
+    /// </summary>
+    public async Task<IngestEffects> IngestInternalAsync(
+        NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<IncomingEvent> events, CancellationToken cancellationToken)
+    {
+        if (events.Count == 0)
+        {
+            return new IngestEffects([], 0);
+        }
+
+        var now = time.GetUtcNow();
+        var internalIds = events.Select(_ => Ulid.New(now)).ToArray();
+        var dedupeKeys = events.Select((e, i) => e.Id ?? internalIds[i]).ToArray();
+        var functions = await registry.GetAsync(cancellationToken);
+        return await InsertAsync(connection, tx, events, [.. Enumerable.Range(0, events.Count)], internalIds, dedupeKeys, functions, cancellationToken);
+    }
+
+    /// <summary>Stores the events at <paramref name="stored"/>, starts the runs they trigger, cancels the runs they cancel, matches waits.</summary>
+    private async Task<IngestEffects> InsertAsync(
+        NpgsqlConnection connection,
+        NpgsqlTransaction tx,
+        IReadOnlyList<IncomingEvent> events,
+        List<int> stored,
+        string[] internalIds,
+        string[] dedupeKeys,
+        IReadOnlyList<TriggeredFunction> functions,
+        CancellationToken cancellationToken)
+    {
         var runIds = new List<string>();
+        var cancelled = 0;
         if (stored.Count > 0)
         {
             // 2. The events themselves. An id derived from a seed may already belong to another event (a client
@@ -324,6 +375,7 @@ public sealed class EventIngest(
             var runFunctions = new List<Guid>();
             var runEvents = new List<string>();
             var runIdsToInsert = new List<string>();
+            var keyed = new List<(Guid Function, string Key, string RunId)>();
             var now = time.GetUtcNow();
             foreach (var i in stored)
             {
@@ -353,11 +405,44 @@ public sealed class EventIngest(
                         }
                     }
 
-                    if (matched)
+                    if (!matched)
                     {
-                        runFunctions.Add(f.Id);
-                        runEvents.Add(internalIds[i]);
-                        runIdsToInsert.Add(Ulid.New(now));
+                        continue;
+                    }
+
+                    var runId = Ulid.New(now);
+                    if (f.Idempotency is { } keyExpression)
+                    {
+                        celEvent ??= Expressions.EventVariable(e.Name, e.DataJson, dedupeKeys[i], e.Ts);
+                        if (IdempotencyKey(keyExpression, celEvent) is { } key)
+                        {
+                            if (keyed.Any(k => k.Function == f.Id && k.Key == key))
+                            {
+                                // An earlier event of this send has the key: it gets the run.
+                                continue;
+                            }
+
+                            keyed.Add((f.Id, key, runId));
+                        }
+                    }
+
+                    runFunctions.Add(f.Id);
+                    runEvents.Add(internalIds[i]);
+                    runIdsToInsert.Add(runId);
+                }
+            }
+
+            if (keyed.Count > 0)
+            {
+                // 3a. Idempotency: a key already taken in its window lets no run through.
+                var refused = await ClaimIdempotencyKeysAsync(connection, tx, keyed, cancellationToken);
+                for (var r = runIdsToInsert.Count - 1; r >= 0; r--)
+                {
+                    if (refused.Contains(runIdsToInsert[r]))
+                    {
+                        runIdsToInsert.RemoveAt(r);
+                        runFunctions.RemoveAt(r);
+                        runEvents.RemoveAt(r);
                     }
                 }
             }
@@ -382,12 +467,146 @@ public sealed class EventIngest(
                 }
             }
 
-            // 4. Runs waiting for these events.
+            // 4. Runs these events cancel (before waits: a cancelled run's waits are gone).
+            var (cancelledRuns, woken) = await CancelRunsAsync(connection, tx, events, stored, dedupeKeys, functions, cancellationToken);
+            cancelled = cancelledRuns.Count;
+            runIds.AddRange(woken);
+
+            // 5. Runs waiting for these events.
             runIds.AddRange(await MatchWaitsAsync(connection, tx, events, stored, internalIds, dedupeKeys, cancellationToken));
         }
 
-        await tx.CommitAsync(cancellationToken);
-        return (accepted, existing, runIds);
+        return new IngestEffects(runIds, cancelled);
+    }
+
+    /// <summary>
+    /// A function's <c>idempotency</c> key for an event: the SHA-256 of the key expression's value as JSON. Null when
+    /// the expression cannot be evaluated for this event or gives null (a missing field): the run is then not limited.
+    /// </summary>
+    private string? IdempotencyKey(string expression, Dictionary<string, object?> celEvent)
+    {
+        if (!expressions.TryEvaluate(expression, new Dictionary<string, object?> { ["event"] = celEvent }, out var value) || value is null)
+        {
+            return null;
+        }
+
+        string text;
+        try
+        {
+            text = JsonSerializer.Serialize(value);
+        }
+        catch (NotSupportedException)
+        {
+            text = value?.ToString() ?? "null";
+        }
+
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
+    }
+
+    /// <summary>
+    /// Claims (function, key) pairs for <see cref="IdempotencyWindow"/>; an expired claim is taken over. Returns the
+    /// run ids whose key was already taken.
+    /// </summary>
+    private static async Task<HashSet<string>> ClaimIdempotencyKeysAsync(
+        NpgsqlConnection connection, NpgsqlTransaction tx, List<(Guid Function, string Key, string RunId)> keyed, CancellationToken cancellationToken)
+    {
+        var accepted = new HashSet<string>(StringComparer.Ordinal);
+        await using (var claim = new NpgsqlCommand("""
+            INSERT INTO platform.idempotency_keys (function_id, key, run_id, expires_at)
+            SELECT f, k, r, now() + @window FROM unnest(@functions, @keys, @runs) AS u(f, k, r)
+            ON CONFLICT (function_id, key) DO UPDATE SET run_id = excluded.run_id, expires_at = excluded.expires_at
+             WHERE platform.idempotency_keys.expires_at < now()
+            RETURNING run_id
+            """, connection, tx))
+        {
+            claim.Parameters.AddWithValue("window", IdempotencyWindow);
+            claim.Parameters.AddWithValue("functions", keyed.Select(k => k.Function).ToArray());
+            claim.Parameters.AddWithValue("keys", keyed.Select(k => k.Key).ToArray());
+            claim.Parameters.AddWithValue("runs", keyed.Select(k => k.RunId).ToArray());
+            await using var reader = await claim.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                accepted.Add(reader.GetString(0));
+            }
+        }
+
+        return keyed.Where(k => !accepted.Contains(k.RunId)).Select(k => k.RunId).ToHashSet(StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// The <c>cancel</c> config of functions (protocol.md §15.4): an event matching an entry cancels the function's runs
+    /// that were created before it (not those it started itself), within the entry's timeout, for which the entry's
+    /// <c>if</c> holds with <c>event</c> = the run's trigger and <c>async</c> = this event.
+    /// </summary>
+    private async Task<(List<string> Cancelled, List<string> Woken)> CancelRunsAsync(
+        NpgsqlConnection connection,
+        NpgsqlTransaction tx,
+        IReadOnlyList<IncomingEvent> events,
+        List<int> stored,
+        string[] dedupeKeys,
+        IReadOnlyList<TriggeredFunction> functions,
+        CancellationToken cancellationToken)
+    {
+        var rules = (from i in stored
+                     from f in functions
+                     from rule in f.Cancel
+                     where rule.Match.Matches(events[i].Name)
+                     select (Function: f.Id, Rule: rule, Event: i)).ToList();
+        if (rules.Count == 0)
+        {
+            return ([], []);
+        }
+
+        var candidates = new List<(string RunId, Guid Function, TimeSpan Age, string Name, string Data, string EventId, long Ts)>();
+        await using (var find = new NpgsqlCommand($"""
+            SELECT r.id, r.function_id, now() - r.created_at, e.name, e.data::text, e.event_id, e.ts
+              FROM platform.runs r
+              JOIN platform.events e ON e.id = r.event_id
+             WHERE r.function_id = ANY(@functions) AND r.status IN {RunStatuses.MovableSql} AND r.created_at < now()
+            """, connection, tx))
+        {
+            find.Parameters.AddWithValue("functions", rules.Select(r => r.Function).Distinct().ToArray());
+            await using var reader = await find.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                candidates.Add((reader.GetString(0), reader.GetGuid(1), reader.GetFieldValue<TimeSpan>(2), reader.GetString(3),
+                    reader.GetString(4), reader.GetString(5), reader.GetInt64(6)));
+            }
+        }
+
+        var toCancel = new List<string>();
+        var asyncVars = new Dictionary<int, Dictionary<string, object?>>();
+        foreach (var run in candidates)
+        {
+            Dictionary<string, object?>? trigger = null;
+            foreach (var (_, rule, i) in rules.Where(r => r.Function == run.Function))
+            {
+                if (rule.Timeout is { } timeout && run.Age > timeout)
+                {
+                    continue;
+                }
+
+                if (rule.Match.Expression is { } condition)
+                {
+                    trigger ??= Expressions.EventVariable(run.Name, run.Data, run.EventId, run.Ts);
+                    if (!asyncVars.TryGetValue(i, out var asyncVar))
+                    {
+                        asyncVar = Expressions.EventVariable(events[i].Name, events[i].DataJson, dedupeKeys[i], events[i].Ts);
+                        asyncVars[i] = asyncVar;
+                    }
+
+                    if (!expressions.IsTrue(condition, new Dictionary<string, object?> { ["event"] = trigger, ["async"] = asyncVar }))
+                    {
+                        continue;
+                    }
+                }
+
+                toCancel.Add(run.RunId);
+                break;
+            }
+        }
+
+        return await RunFinalization.CancelAsync(connection, tx, [.. toCancel], cancellationToken);
     }
 
     private async Task<List<string>> MatchWaitsAsync(
@@ -406,7 +625,7 @@ public sealed class EventIngest(
               FROM platform.waits w
               JOIN platform.runs r ON r.id = w.run_id
               JOIN platform.events e ON e.id = r.event_id
-             WHERE w.event_name = ANY(@names) AND w.expires_at > now()
+             WHERE w.event_name = ANY(@names) AND w.expires_at > now() AND w.invoked_run_id IS NULL
              ORDER BY w.created_at
             """, connection, tx))
         {

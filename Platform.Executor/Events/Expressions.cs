@@ -40,6 +40,22 @@ public sealed class Expressions
         }
     }
 
+    /// <summary>Evaluates an expression to a value; false when it fails (a missing field, a type error).</summary>
+    public bool TryEvaluate(string expression, IDictionary<string, object?> variables, out object? value)
+    {
+        try
+        {
+            value = GetProgram(expression)(variables);
+            // A missing field is a value here (the package's CelNoSuchField), not an exception.
+            return value?.GetType().Name != "CelNoSuchField";
+        }
+        catch (Exception ex) when (ex is CelException or InvalidOperationException or ArgumentException or InvalidCastException or NullReferenceException or KeyNotFoundException)
+        {
+            value = null;
+            return false;
+        }
+    }
+
     private CelProgramDelegate GetProgram(string expression)
     {
         if (_programs.TryGetValue(expression, out var program))

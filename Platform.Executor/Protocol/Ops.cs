@@ -34,6 +34,10 @@ public sealed record Op(
         Opts is { ValueKind: JsonValueKind.Object } o && o.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.String
             ? v.GetString()
             : null;
+
+    /// <summary>An option of any JSON kind, if present.</summary>
+    public JsonElement? Opt(string key) =>
+        Opts is { ValueKind: JsonValueKind.Object } o && o.TryGetProperty(key, out var v) ? v : null;
 }
 
 /// <summary>What one call to the app came back with, classified (protocol.md §10.1).</summary>

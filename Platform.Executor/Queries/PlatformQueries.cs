@@ -153,11 +153,12 @@ public sealed class PlatformQueries(IDbContextFactory<PlatformDbContext> context
         {
             JsonElement? output = null, error = null;
             var parsed = Parse(s.Output);
-            if (parsed is { ValueKind: JsonValueKind.Object } o && o.TryGetProperty("error", out var err) && s.Op == OpNames.StepFailed)
+            // An invoke resolves to {"data":…} or {"error":…} like a step.
+            if (parsed is { ValueKind: JsonValueKind.Object } o && o.TryGetProperty("error", out var err) && s.Op is OpNames.StepFailed or OpNames.InvokeFunction)
             {
                 error = err.Clone();
             }
-            else if (parsed is { ValueKind: JsonValueKind.Object } d && d.TryGetProperty("data", out var data) && s.Op == OpNames.StepRun)
+            else if (parsed is { ValueKind: JsonValueKind.Object } d && d.TryGetProperty("data", out var data) && s.Op is OpNames.StepRun or OpNames.InvokeFunction)
             {
                 output = data.Clone();
             }
@@ -166,7 +167,7 @@ public sealed class PlatformQueries(IDbContextFactory<PlatformDbContext> context
                 output = parsed;
             }
 
-            stepDtos.Add(new StepDto(s.StepId, s.Name, s.Op, s.Op == OpNames.StepFailed ? "Failed" : "Completed", s.Attempts,
+            stepDtos.Add(new StepDto(s.StepId, s.Name, s.Op, error is not null ? "Failed" : "Completed", s.Attempts,
                 output, error, s.StartedAt, s.CompletedAt, null, $"{runId}:{s.StepId}", Attempts(attemptsByStep[s.StepId])));
         }
 
@@ -174,11 +175,12 @@ public sealed class PlatformQueries(IDbContextFactory<PlatformDbContext> context
         {
             foreach (var item in state.Items.Where(i => i.Kind != WorkKind.Discovery && steps.All(s => s.StepId != i.StepId)))
             {
-                var status = item.Kind switch { WorkKind.Sleep => "Sleeping", WorkKind.Wait => "Waiting", _ => "Running" };
+                var status = item.Kind switch { WorkKind.Sleep => "Sleeping", WorkKind.Wait or WorkKind.Invoke => "Waiting", _ => "Running" };
                 stepDtos.Add(new StepDto(item.StepId, item.Name ?? item.StepId, item.Kind switch
                 {
                     WorkKind.Sleep => OpNames.Sleep,
                     WorkKind.Wait => OpNames.WaitForEvent,
+                    WorkKind.Invoke => OpNames.InvokeFunction,
                     _ => OpNames.StepPlanned,
                 }, status, item.Attempt, null, null, null, null, item.DueAt, $"{runId}:{item.StepId}", Attempts(attemptsByStep[item.StepId])));
             }

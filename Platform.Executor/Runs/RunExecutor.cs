@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Platform.Executor.Events;
 using Platform.Executor.Protocol;
 using Platform.Executor.Scheduling;
 
@@ -22,6 +23,8 @@ public sealed partial class RunExecutor(
     RunStore store,
     AppCaller caller,
     IRunDispatcher dispatcher,
+    FunctionRegistry functions,
+    LifecycleSignal lifecycle,
     IOptions<ExecutorOptions> options,
     ILogger<RunExecutor> logger)
 {
@@ -67,6 +70,7 @@ public sealed partial class RunExecutor(
 
                     case CallDecision call:
                         transition = await CallAsync(run, call, memoKeys, policy, Now, cancellationToken);
+                        transition = await CheckInvokeTargetsAsync(transition, Now(), cancellationToken);
                         break;
 
                     default:
@@ -100,18 +104,45 @@ public sealed partial class RunExecutor(
 
     private async Task<Transition> ResolveAsync(ClaimedRun run, ResolveDecision resolve, HashSet<string> memoKeys, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        foreach (var item in resolve.Items.Where(i => i.Kind == WorkKind.Wait && !memoKeys.Contains(i.StepId)))
+        foreach (var item in resolve.Items.Where(i => i.Kind is WorkKind.Wait or WorkKind.Invoke && !memoKeys.Contains(i.StepId)))
         {
             var (consumed, matched) = await store.ConsumeWaitAsync(run.RunId, item.StepId, cancellationToken);
             if (!consumed && matched is not null)
             {
-                // An event won the race against the timeout: it is already stored.
+                // An event (or the invoked run's end) won the race against the timeout: it is already stored.
                 run.Memo[item.StepId] = matched;
                 memoKeys.Add(item.StepId);
             }
         }
 
         return RunStateMachine.Resolve(run.State, resolve.Items, memoKeys, now);
+    }
+
+    /// <summary>
+    /// An invoke of a function that no active function has as its slug resolves at once to an error instead of
+    /// starting a run. The function list is cached; a miss reloads it once, so a function synced a moment ago is found.
+    /// </summary>
+    private async Task<Transition> CheckInvokeTargetsAsync(Transition transition, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var invokes = transition.NewWaits.Where(w => w.Kind == WorkKind.Invoke).ToList();
+        if (invokes.Count == 0)
+        {
+            return transition;
+        }
+
+        var known = await functions.GetAsync(cancellationToken);
+        if (invokes.Any(i => !known.Any(f => f.Slug == i.Function)))
+        {
+            functions.Invalidate();
+            known = await functions.GetAsync(cancellationToken);
+        }
+
+        foreach (var invoke in invokes.Where(i => !known.Any(f => f.Slug == i.Function)))
+        {
+            transition = RunStateMachine.InvokeTargetMissing(transition, invoke, now);
+        }
+
+        return transition;
     }
 
     private async Task<Transition> CallAsync(ClaimedRun run, CallDecision call, HashSet<string> memoKeys, RunPolicy policy, Func<DateTimeOffset> now, CancellationToken cancellationToken)
@@ -200,8 +231,17 @@ public sealed partial class RunExecutor(
         }
 
         run.State = transition.State;
+        if (result.Dispatch.Count > 0)
+        {
+            // Runs this commit started (invokes) or resumed (the invoker of a run that ended). If we die before this
+            // line, they are stored as due and the sweep dispatches them.
+            await dispatcher.DispatchAsync(result.Dispatch, cancellationToken);
+        }
+
         if (transition.Completion is { } completion)
         {
+            // Its lifecycle events are in the outbox with the end; if we die before this, the publisher's poll sends them.
+            lifecycle.Notify();
             LogFinished(run.RunId, completion.Status);
         }
         else if (disposition == Disposition.Suspend && result.DueNow)

@@ -14,6 +14,8 @@ public enum WorkKind
     Sleep,
     /// <summary>A <c>step.waitForEvent</c>; due at its timeout.</summary>
     Wait,
+    /// <summary>A <c>step.invoke</c>: waits for the invoked run to end; due at its timeout.</summary>
+    Invoke,
 }
 
 /// <summary>One piece of pending work of a run, due at <see cref="DueAt"/>.</summary>
@@ -33,6 +35,13 @@ public sealed record WorkItem
     public string? Event { get; init; }
     /// <summary>Wait: the CEL <c>if</c> expression.</summary>
     public string? Expression { get; init; }
+    /// <summary>Invoke: the slug of the function to run.</summary>
+    public string? Function { get; init; }
+    /// <summary>
+    /// Invoke: the op's <c>opts.payload</c> (<c>{data, v?, user?}</c>). Only carried to the commit that starts the
+    /// invoked run; the state kept afterwards does not hold it.
+    /// </summary>
+    public string? Payload { get; init; }
 
     public static WorkItem Discovery(DateTimeOffset dueAt, int attempt = 0) =>
         new() { Kind = WorkKind.Discovery, StepId = DiscoveryStepId, DueAt = dueAt, Attempt = attempt };

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Platform.Executor.Protocol;
 
 namespace Platform.Executor.Runs;
@@ -33,7 +34,12 @@ public sealed record AttemptLog(string StepId, string? StepName, int Attempt, st
 /// <summary>The run ends.</summary>
 public sealed record Completion(RunStatus Status, string? OutputJson, string? ErrorJson);
 
-/// <summary>The result of applying a reply or a resolution: the new state and the effects to commit atomically.</summary>
+/// <summary>
+/// The result of applying a reply or a resolution: the new state and the effects to commit atomically.
+/// <paramref name="NewWaits"/> are the items that wait on something outside the run and must be registered with the
+/// commit: a <see cref="WorkKind.Wait"/> (a wait row for ingest to match) or a <see cref="WorkKind.Invoke"/> (the
+/// invoked run, its event and the wait row linking it to the step).
+/// </summary>
 public sealed record Transition(
     RunState State,
     IReadOnlyList<MemoWrite> Memos,
@@ -58,7 +64,7 @@ public static class RunStateMachine
         }
 
         var resolvable = state.Items
-            .Where(i => i.Kind is WorkKind.Sleep or WorkKind.Wait && (i.DueAt <= now || memoized.Contains(i.StepId)))
+            .Where(i => i.Kind is WorkKind.Sleep or WorkKind.Wait or WorkKind.Invoke && (i.DueAt <= now || memoized.Contains(i.StepId)))
             .ToList();
         if (resolvable.Count > 0)
         {
@@ -73,16 +79,16 @@ public static class RunStateMachine
         }
 
         var until = state.Items.Min(i => i.DueAt);
-        var status = state.Items.Any(i => i.Kind == WorkKind.Wait) ? RunStatus.Waiting
+        var status = state.Items.Any(i => i.Kind is WorkKind.Wait or WorkKind.Invoke) ? RunStatus.Waiting
             : state.Items.Any(i => i.Kind == WorkKind.Sleep) ? RunStatus.Sleeping
             : RunStatus.Running;
         return new SuspendDecision(until, status);
     }
 
     /// <summary>
-    /// Resolves due sleeps and finished waits. <paramref name="outcomes"/> maps each item's step id to the memo
-    /// to write (<c>null</c> JSON for an elapsed sleep or a timed-out wait), or to no write when the step is
-    /// already memoized (a wait matched by an event).
+    /// Resolves due sleeps and finished waits and invokes. Each item not memoized yet gets its timeout value
+    /// (<c>null</c> for an elapsed sleep or a timed-out wait, the timeout error for an invoke); an item already
+    /// memoized (a wait matched by an event, an invoked run that ended) writes nothing.
     /// </summary>
     public static Transition Resolve(RunState state, IReadOnlyList<WorkItem> items, IReadOnlySet<string> memoized, DateTimeOffset now)
     {
@@ -93,8 +99,12 @@ public static class RunStateMachine
             remaining.RemoveAll(i => i.StepId == item.StepId && i.Kind == item.Kind);
             if (!memoized.Contains(item.StepId))
             {
-                memos.Add(new MemoWrite(item.StepId, item.Name ?? item.StepId, item.DisplayName,
-                    item.Kind == WorkKind.Sleep ? OpNames.Sleep : OpNames.WaitForEvent, "null", 1, null));
+                memos.Add(item.Kind switch
+                {
+                    WorkKind.Sleep => new MemoWrite(item.StepId, item.Name ?? item.StepId, item.DisplayName, OpNames.Sleep, "null", 1, null),
+                    WorkKind.Invoke => new MemoWrite(item.StepId, item.Name ?? item.StepId, item.DisplayName, OpNames.InvokeFunction, Invocation.TimeoutMemo, 1, null),
+                    _ => new MemoWrite(item.StepId, item.Name ?? item.StepId, item.DisplayName, OpNames.WaitForEvent, "null", 1, null),
+                });
             }
         }
 
@@ -302,6 +312,42 @@ public static class RunStateMachine
 
                     break;
 
+                case OpNames.InvokeFunction:
+                    if (!known(op.Id) && !pending(op.Id))
+                    {
+                        var target = op.OptString("function_id");
+                        var timeout = op.OptString("timeout");
+                        var payload = op.Opt("payload");
+                        var validTimeout = InvokeExpiry(timeout, now, out var expiry);
+                        var invalid = string.IsNullOrEmpty(target) ? "opts.function_id: required, the slug of the function to invoke"
+                            : Invocation.ValidatePayload(payload) is { } payloadError ? payloadError
+                            : !validTimeout ? $"opts.timeout: cannot wait '{timeout}'; expected a duration such as 30s or 1h, at most 366 days"
+                            : null;
+                        if (invalid is not null)
+                        {
+                            memos.Add(new MemoWrite(op.Id, opName, op.DisplayName, OpNames.StepFailed,
+                                ErrorJson.WrapError(ErrorJson.Create("InvalidInvokeError", $"Cannot invoke '{target}': {invalid}")),
+                                1, startedAt));
+                            progressed = true;
+                        }
+                        else
+                        {
+                            var item = new WorkItem
+                            {
+                                Kind = WorkKind.Invoke,
+                                StepId = op.Id,
+                                Name = op.DisplayName ?? opName,
+                                DisplayName = op.DisplayName,
+                                DueAt = expiry,
+                                Function = target,
+                            };
+                            items.Add(item);
+                            newWaits.Add(item with { Payload = payload is { ValueKind: not JsonValueKind.Null } p ? p.GetRawText() : null });
+                        }
+                    }
+
+                    break;
+
                 case OpNames.RunComplete:
                     completion = Completed(op.DataJson ?? "null");
                     break;
@@ -311,7 +357,7 @@ public static class RunStateMachine
                     break;
 
                 default:
-                    // InvokeFunction, AIGateway, Gateway, WaitForSignal, ...: fail the step clearly, so user code sees
+                    // AIGateway, Gateway, WaitForSignal, ...: fail the step clearly, so user code sees
                     // an error it can catch rather than a run that hangs.
                     if (!known(op.Id) && op.Id.Length > 0)
                     {
@@ -369,6 +415,23 @@ public static class RunStateMachine
         return new Transition(next, memos, attempts, newWaits, null);
     }
 
+    /// <summary>
+    /// The shell found no active function for an invoke of <paramref name="transition"/>: instead of starting a run,
+    /// the step resolves at once to the "could not find function" error and the run goes on.
+    /// </summary>
+    public static Transition InvokeTargetMissing(Transition transition, WorkItem invoke, DateTimeOffset now)
+    {
+        var state = transition.State with { Items = transition.State.Items.Where(i => !(i.Kind == WorkKind.Invoke && i.StepId == invoke.StepId)).ToList() };
+        var memo = new MemoWrite(invoke.StepId, invoke.Name ?? invoke.StepId, invoke.DisplayName, OpNames.InvokeFunction,
+            Invocation.NotFoundMemo(invoke.Function ?? ""), 1, null);
+        return transition with
+        {
+            State = AfterProgress(state, now),
+            Memos = [.. transition.Memos, memo],
+            NewWaits = transition.NewWaits.Where(w => !(w.Kind == WorkKind.Invoke && w.StepId == invoke.StepId)).ToList(),
+        };
+    }
+
     /// <summary>After a step settled: once no planned step is left, discover what comes next (wait mode, §13).</summary>
     private static RunState AfterProgress(RunState state, DateTimeOffset now)
     {
@@ -418,6 +481,24 @@ public static class RunStateMachine
 
     private static Transition Final(RunState state, Completion completion) =>
         new(state with { Items = [] }, [], [], [], completion);
+
+    /// <summary>When an invoke stops waiting: <c>opts.timeout</c> from now, or a year without one (Go).</summary>
+    private static bool InvokeExpiry(string? timeout, DateTimeOffset now, out DateTimeOffset expiry)
+    {
+        expiry = Invocation.DefaultExpiry(now);
+        if (string.IsNullOrEmpty(timeout))
+        {
+            return true;
+        }
+
+        if (!TimeStrings.TryParseDuration(timeout, out var span) || span > TimeStrings.MaxDuration)
+        {
+            return false;
+        }
+
+        expiry = now + span;
+        return true;
+    }
 
     /// <summary>Exponential backoff with jitter, or exactly what <c>Retry-After</c> asked (never earlier).</summary>
     public static DateTimeOffset RetryAt(int attempt, RetryAfter? retryAfter, RunPolicy policy, DateTimeOffset now, double jitter)

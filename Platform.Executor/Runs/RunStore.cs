@@ -15,6 +15,8 @@ public sealed class ClaimedRun
     public required long WakeSeq { get; init; }
     public required RunState State { get; set; }
     public required string FunctionSlug { get; init; }
+    /// <summary>The function's app (the <c>source_app_id</c> of the runs it invokes).</summary>
+    public required Guid AppId { get; init; }
     public required string FunctionUrl { get; init; }
     public required int Retries { get; init; }
     public required string EventJson { get; init; }
@@ -43,7 +45,11 @@ public sealed record CommitRequest(
     DateTimeOffset? Until);
 
 /// <summary>What a commit found: whether the fence held, and the memo rows as stored.</summary>
-public sealed record CommitResult(bool Committed, bool DueNow, IReadOnlyDictionary<string, string> Stored, IReadOnlyList<string> Conflicts);
+public sealed record CommitResult(bool Committed, bool DueNow, IReadOnlyDictionary<string, string> Stored, IReadOnlyList<string> Conflicts)
+{
+    /// <summary>Other runs the commit moved, to dispatch once it is done: runs it invoked, callers it resumed.</summary>
+    public IReadOnlyList<string> Dispatch { get; init; } = [];
+}
 
 /// <summary>
 /// The executor's SQL. Every write is conditional on the run's fencing <c>version</c> (reliability.md §2.4-2.5):
@@ -62,7 +68,7 @@ public sealed class RunStore(PlatformDatabase database)
         """;
 
     private const string LoadSql = """
-        SELECT f.slug, f.url, f.retries, e.name, e.data::text, e.event_id, e.ts, e."user"::text, e.v
+        SELECT f.slug, f.url, f.retries, e.name, e.data::text, e.event_id, e.ts, e."user"::text, e.v, f.app_id
           FROM platform.runs r
           JOIN platform.functions f ON f.id = r.function_id
           JOIN platform.events e ON e.id = r.event_id
@@ -109,6 +115,7 @@ public sealed class RunStore(PlatformDatabase database)
         var slug = reader.GetString(0);
         var url = reader.GetString(1);
         var retries = reader.GetInt32(2);
+        var appId = reader.GetGuid(9);
         var eventJson = CallRequestBuilder.EventJson(
             reader.GetString(3), reader.GetString(4), reader.GetString(5), reader.GetInt64(6),
             reader.IsDBNull(7) ? null : reader.GetString(7), reader.IsDBNull(8) ? null : reader.GetString(8));
@@ -128,6 +135,7 @@ public sealed class RunStore(PlatformDatabase database)
             WakeSeq = wakeSeq,
             State = state,
             FunctionSlug = slug,
+            AppId = appId,
             FunctionUrl = url,
             Retries = retries,
             EventJson = eventJson,
@@ -239,7 +247,8 @@ public sealed class RunStore(PlatformDatabase database)
                 ("retry_at", t.Attempts.Select(a => a.RetryAt).ToArray())));
         }
 
-        if (t.NewWaits.Count > 0)
+        var waits = t.NewWaits.Where(w => w.Kind == WorkKind.Wait).ToList();
+        if (waits.Count > 0)
         {
             batch.BatchCommands.Add(Command($"""
                 INSERT INTO platform.waits (id, run_id, step_id, event_name, expression, created_at, expires_at)
@@ -250,15 +259,22 @@ public sealed class RunStore(PlatformDatabase database)
                 """,
                 ("id", run.RunId),
                 ("new_version", newVersion),
-                ("step_ids", t.NewWaits.Select(w => w.StepId).ToArray()),
-                ("event_names", t.NewWaits.Select(w => w.Event ?? "").ToArray()),
-                ("expressions", t.NewWaits.Select(w => w.Expression).ToArray()),
-                ("expires", t.NewWaits.Select(w => w.DueAt).ToArray())));
+                ("step_ids", waits.Select(w => w.StepId).ToArray()),
+                ("event_names", waits.Select(w => w.Event ?? "").ToArray()),
+                ("expressions", waits.Select(w => w.Expression).ToArray()),
+                ("expires", waits.Select(w => w.DueAt).ToArray())));
         }
+
+        var invoked = AddInvokes(batch, run, t.NewWaits.Where(w => w.Kind == WorkKind.Invoke).ToList(), newVersion, Fence);
 
         if (final)
         {
             batch.BatchCommands.Add(Command($"DELETE FROM platform.waits WHERE run_id = @id AND {Fence}", ("id", run.RunId), ("new_version", newVersion)));
+            // The lifecycle events to send, and the step that invoked this run (if one did), in this same transaction.
+            foreach (var command in RunFinalization.Commands([run.RunId]))
+            {
+                batch.BatchCommands.Add(command);
+            }
         }
 
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
@@ -276,6 +292,17 @@ public sealed class RunStore(PlatformDatabase database)
             while (await reader.ReadAsync(cancellationToken))
             {
                 stored[reader.GetString(0)] = reader.GetString(1);
+            }
+        }
+
+        // Statements without RETURNING yield no result set: the next one is the invokers the final commit resumed.
+        var dispatch = new List<string>(invoked);
+        if (final)
+        {
+            await reader.NextResultAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                dispatch.Add(reader.GetString(0));
             }
         }
 
@@ -297,7 +324,69 @@ public sealed class RunStore(PlatformDatabase database)
             }
         }
 
-        return new CommitResult(true, dueNow, stored, conflicts);
+        return new CommitResult(true, dueNow, stored, conflicts) { Dispatch = dispatch };
+    }
+
+    /// <summary>
+    /// Adds the statements that start the runs of <paramref name="invokes"/> (protocol.md §15.3): per invoke an
+    /// <c>inngest/function.invoked</c> event, a Queued run of the target (its triggers bypassed) and the wait row
+    /// that links the run to the invoking step; all guarded by the fence. Returns the ids of the runs to start.
+    /// </summary>
+    private static List<string> AddInvokes(NpgsqlBatch batch, ClaimedRun run, List<WorkItem> invokes, long newVersion, string fence)
+    {
+        if (invokes.Count == 0)
+        {
+            return [];
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        var runIds = invokes.Select(_ => Events.Ulid.New(now)).ToArray();
+        var eventIds = invokes.Select(_ => Events.Ulid.New(now)).ToArray();
+        var events = invokes.Select(i => Invocation.ChildEvent(i.Payload, i.Function!, Invocation.CorrelationId(run.RunId, i.StepId),
+            run.AppId.ToString(), run.FunctionSlug, i.DueAt, i.DisplayName ?? i.Name)).ToList();
+
+        batch.BatchCommands.Add(Command($"""
+            INSERT INTO platform.events (id, event_id, name, data, ts, v, "user", received_at)
+            SELECT u.id, u.id, @name, u.data::jsonb, @ts, u.v, u.usr::jsonb, now()
+              FROM unnest(@ids, @data, @v, @users) AS u(id, data, v, usr)
+             WHERE {fence}
+            """,
+            ("id", run.RunId),
+            ("new_version", newVersion),
+            ("name", Invocation.InvokedEvent),
+            ("ts", now.ToUnixTimeMilliseconds()),
+            ("ids", eventIds),
+            ("data", events.Select(e => e.DataJson).ToArray()),
+            ("v", events.Select(e => e.V).ToArray()),
+            ("users", events.Select(e => e.UserJson).ToArray())));
+        batch.BatchCommands.Add(Command($"""
+            INSERT INTO platform.runs (id, function_id, event_id, status, version, next_wake_at, dispatched_at, recoveries, wake_seq, state, created_at)
+            SELECT u.id, f.id, u.event_id, 'Queued', 0, now(), now(), 0, 0, @state::jsonb, now()
+              FROM unnest(@ids, @slugs, @event_ids) AS u(id, slug, event_id)
+              JOIN platform.functions f ON f.slug = u.slug
+             WHERE {fence}
+            """,
+            ("id", run.RunId),
+            ("new_version", newVersion),
+            ("state", RunState.Start(DateTimeOffset.UnixEpoch).ToJson()),
+            ("ids", runIds),
+            ("slugs", invokes.Select(i => i.Function!).ToArray()),
+            ("event_ids", eventIds)));
+        batch.BatchCommands.Add(Command($"""
+            INSERT INTO platform.waits (id, run_id, step_id, event_name, expression, created_at, expires_at, invoked_run_id, step_name)
+            SELECT gen_random_uuid(), @id, u.step_id, @event, NULL, now(), u.expires_at, u.invoked, u.name
+              FROM unnest(@step_ids, @expires, @invoked, @names) AS u(step_id, expires_at, invoked, name)
+             WHERE {fence}
+            ON CONFLICT (run_id, step_id) DO NOTHING
+            """,
+            ("id", run.RunId),
+            ("new_version", newVersion),
+            ("event", Invocation.FinishedEvent),
+            ("step_ids", invokes.Select(i => i.StepId).ToArray()),
+            ("expires", invokes.Select(i => i.DueAt).ToArray()),
+            ("invoked", runIds),
+            ("names", invokes.Select(i => i.Name ?? i.StepId).ToArray())));
+        return [.. runIds];
     }
 
     /// <summary>

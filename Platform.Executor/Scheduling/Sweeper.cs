@@ -24,6 +24,7 @@ public sealed partial class Sweeper(
     PlatformDatabase database,
     IRunDispatcher dispatcher,
     HangfireRunDispatcher recovery,
+    LifecycleSignal lifecycle,
     IOptions<ExecutorOptions> options,
     ILogger<Sweeper> logger) : BackgroundService
 {
@@ -150,6 +151,7 @@ public sealed partial class Sweeper(
                 await using var waits = new NpgsqlCommand("DELETE FROM platform.waits WHERE run_id = ANY(@ids)", connection, tx);
                 waits.Parameters.AddWithValue("ids", dead.ToArray());
                 await waits.ExecuteNonQueryAsync(cancellationToken);
+                due.AddRange(await RunFinalization.EndedAsync(connection, tx, [.. dead], cancellationToken));
             }
 
             await tx.CommitAsync(cancellationToken);
@@ -158,6 +160,7 @@ public sealed partial class Sweeper(
         if (dead.Count > 0)
         {
             LogDeadRuns(dead.Count, string.Join(",", dead.Take(10)));
+            lifecycle.Notify();
         }
 
         if (due.Count > 0)

@@ -141,4 +141,44 @@ public sealed class WaitRecord
     public string? Expression { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset ExpiresAt { get; set; }
+    /// <summary>
+    /// Set for a <c>step.invoke</c>: the run it started. That run's final commit consumes this row and stores the
+    /// step's value; ingest never matches such a row against events.
+    /// </summary>
+    public string? InvokedRunId { get; set; }
+    /// <summary>The step's name, for the step row written when the wait resolves from outside the run.</summary>
+    public string? StepName { get; set; }
+}
+
+/// <summary>
+/// One row per run that ended, written in the transaction that ended it: the lifecycle events of the run
+/// (<c>inngest/function.finished</c>, <c>.failed</c>, <c>.cancelled</c>) are still to be sent while
+/// <see cref="PublishedAt"/> is null. The row stays afterwards, so a repeated write of the end cannot send them twice.
+/// </summary>
+public sealed class RunOutboxRecord
+{
+    public required string RunId { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset? PublishedAt { get; set; }
+}
+
+/// <summary>A cron tick that fired: unique per (function, tick), so one process of many starts its run.</summary>
+public sealed class CronTickRecord
+{
+    public Guid FunctionId { get; set; }
+    public DateTimeOffset TickAt { get; set; }
+    public required string RunId { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>
+/// A function's <c>idempotency</c> key (the SHA-256 of the key expression's value) in its 24-hour window: the run it
+/// let through. Taken over once expired, like <see cref="EventDedupeRecord"/>.
+/// </summary>
+public sealed class IdempotencyKeyRecord
+{
+    public Guid FunctionId { get; set; }
+    public required string Key { get; set; }
+    public required string RunId { get; set; }
+    public DateTimeOffset ExpiresAt { get; set; }
 }

@@ -13,6 +13,9 @@ public sealed class PlatformDbContext(DbContextOptions<PlatformDbContext> option
     public DbSet<StepRecord> Steps => Set<StepRecord>();
     public DbSet<AttemptRecord> Attempts => Set<AttemptRecord>();
     public DbSet<WaitRecord> Waits => Set<WaitRecord>();
+    public DbSet<RunOutboxRecord> RunOutbox => Set<RunOutboxRecord>();
+    public DbSet<CronTickRecord> CronTicks => Set<CronTickRecord>();
+    public DbSet<IdempotencyKeyRecord> IdempotencyKeys => Set<IdempotencyKeyRecord>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -95,7 +98,35 @@ public sealed class PlatformDbContext(DbContextOptions<PlatformDbContext> option
             e.ToTable("waits");
             e.HasIndex(x => new { x.EventName, x.CreatedAt });
             e.HasIndex(x => new { x.RunId, x.StepId }).IsUnique();
+            e.HasIndex(x => x.InvokedRunId).IsUnique().HasFilter("invoked_run_id IS NOT NULL");
             e.HasOne<RunRecord>().WithMany().HasForeignKey(x => x.RunId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<RunOutboxRecord>(e =>
+        {
+            e.ToTable("run_outbox");
+            e.HasKey(x => x.RunId);
+            // The publisher's scan: only what is still to send.
+            e.HasIndex(x => x.CreatedAt).HasFilter("published_at IS NULL").HasDatabaseName("ix_run_outbox_pending");
+            e.HasOne<RunRecord>().WithMany().HasForeignKey(x => x.RunId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<CronTickRecord>(e =>
+        {
+            e.ToTable("cron_ticks");
+            // One run per (function, tick), whatever the number of platform processes.
+            e.HasKey(x => new { x.FunctionId, x.TickAt });
+            e.HasIndex(x => x.TickAt);
+            e.HasOne<FunctionRecord>().WithMany().HasForeignKey(x => x.FunctionId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<IdempotencyKeyRecord>(e =>
+        {
+            e.ToTable("idempotency_keys");
+            // One run per (function, key) while the key's window lasts.
+            e.HasKey(x => new { x.FunctionId, x.Key });
+            e.HasIndex(x => x.ExpiresAt);
+            e.HasOne<FunctionRecord>().WithMany().HasForeignKey(x => x.FunctionId).OnDelete(DeleteBehavior.Cascade);
         });
     }
 }

@@ -7,6 +7,10 @@
 //   APP_ID               Inngest app id, prefix of every function slug (default "node-app")
 //   EXEC_LOG             optional path of a JSON-lines file; one line is appended each
 //                        time user code inside a step body actually executes
+//   PARITY_FUNCTIONS     "1" also serves the functions of the parity tests (invoke,
+//                        onFailure, cancelOn, ...); without it the app serves the 8 base ones
+//   PARITY_CRON          "1" serves only "ticker", a cron function firing every 2 s (its
+//                        own app, so the other tests do not get its runs)
 //   INNGEST_DEV, INNGEST_BASE_URL, INNGEST_SIGNING_KEY, INNGEST_EVENT_KEY, ...
 //                        read by the SDK itself (nothing is hard-coded here)
 //
@@ -15,7 +19,7 @@
 
 import { appendFileSync } from "node:fs";
 import http from "node:http";
-import { Inngest } from "inngest";
+import { Inngest, NonRetriableError, referenceFunction } from "inngest";
 import { serve } from "inngest/node";
 
 const PORT = Number.parseInt(process.env.PORT ?? "3939", 10);
@@ -191,9 +195,141 @@ const crashy = inngest.createFunction(
   },
 );
 
+// ---- Parity functions (served with PARITY_FUNCTIONS=1) ----
+
+// invokee: doubles event.data.n in a step; fails for good when event.data.fail;
+// sleeps event.data.sleep first when given (to outlive an invoker's timeout).
+const invokee = inngest.createFunction(
+  { id: "invokee", retries: 0, triggers: [{ event: "test/invokee" }] },
+  async ({ event, step, runId, attempt }) => {
+    const ctx = { runId, attempt };
+    if (event.data.sleep) {
+      await step.sleep("invokee-nap", event.data.sleep);
+    }
+    const doubled = await step.run("double", () => {
+      logExec("invokee", "double", ctx);
+      if (event.data.fail) {
+        throw new NonRetriableError("invokee failed on purpose");
+      }
+      return event.data.n * 2;
+    });
+    return { doubled, trigger: event.name };
+  },
+);
+
+// invoker: invokes invokee (or, with event.data.unknown, a function that does not
+// exist) and returns what the step resolved to: { result } or { error: {name, message} }.
+const invoker = inngest.createFunction(
+  { id: "invoker", retries: 0, triggers: [{ event: "test/invoker" }] },
+  async ({ event, step }) => {
+    const target = event.data.unknown ? referenceFunction({ functionId: "no-such-function" }) : invokee;
+    try {
+      const result = await step.invoke("call-invokee", {
+        function: target,
+        data: { n: event.data.n, fail: event.data.fail, sleep: event.data.sleep },
+        timeout: event.data.timeout,
+      });
+      return { result };
+    } catch (err) {
+      return { error: { name: err.name, message: err.message } };
+    }
+  },
+);
+
+// doomed: its step always throws (retries: 1, so two attempts), then the run fails
+// and its onFailure handler (function "doomed-failure", triggered by
+// inngest/function.failed) reports what it was told. With event.data.failHandler the
+// handler fails too (a NonRetriableError), which must not start it again.
+const doomed = inngest.createFunction(
+  {
+    id: "doomed",
+    retries: 1,
+    triggers: [{ event: "test/doomed" }],
+    onFailure: async ({ error, event, step, runId, attempt }) => {
+      const ctx = { runId, attempt };
+      const report = await step.run("report", () => {
+        logExec("doomed-failure", "report", ctx);
+        return {
+          message: error.message,
+          originalEvent: event.data.event.name,
+          failedRunId: event.data.run_id,
+          tag: event.data.event.data.tag ?? null,
+        };
+      });
+      if (event.data.event.data.failHandler) {
+        throw new NonRetriableError("the failure handler failed too");
+      }
+      return report;
+    },
+  },
+  async ({ step, runId, attempt }) => {
+    const ctx = { runId, attempt };
+    await step.run("explode", () => {
+      logExec("doomed", "explode", ctx);
+      throw new Error(`doomed on attempt ${attempt}`);
+    });
+    return { unreachable: true };
+  },
+);
+
+// cancellable: a step, a durable sleep (event.data.sleep, default 3s), a step;
+// cancelled by test/cancellable.cancel with the same data.id within a minute.
+const cancellable = inngest.createFunction(
+  {
+    id: "cancellable",
+    triggers: [{ event: "test/cancellable" }],
+    cancelOn: [{ event: "test/cancellable.cancel", match: "data.id", timeout: "1m" }],
+  },
+  async ({ event, step, runId, attempt }) => {
+    const ctx = { runId, attempt };
+    await step.run("before", () => {
+      logExec("cancellable", "before", ctx);
+      return "before";
+    });
+    await step.sleep("cancellable-nap", event.data.sleep ?? "3s");
+    await step.run("after", () => {
+      logExec("cancellable", "after", ctx);
+      return "after";
+    });
+    return { finished: true };
+  },
+);
+
+// idempotent: at most one run per data.user per 24 hours.
+const idempotent = inngest.createFunction(
+  { id: "idempotent", idempotency: "event.data.user", triggers: [{ event: "test/idempotent" }] },
+  async ({ event, step, runId, attempt }) => {
+    const ctx = { runId, attempt };
+    const user = await step.run("greet", () => {
+      logExec("idempotent", "greet", ctx);
+      return event.data.user;
+    });
+    return { user, n: event.data.n };
+  },
+);
+
+const parityFunctions = [invokee, invoker, doomed, cancellable, idempotent];
+
+// ticker: a cron every 2 seconds (six fields: seconds first), Paris time.
+const ticker = inngest.createFunction(
+  { id: "ticker", triggers: [{ cron: "TZ=Europe/Paris */2 * * * * *" }] },
+  async ({ event, step, runId, attempt }) => {
+    const ctx = { runId, attempt };
+    const at = await step.run("tick", () => {
+      logExec("ticker", "tick", ctx);
+      return event.data.scheduledAt ?? null;
+    });
+    return { name: event.name, cron: event.data.cron, at };
+  },
+);
+
+const baseFunctions = [twoSteps, sleepy, fanout, flaky, waiter, fails, counter, crashy];
+
 const handler = serve({
   client: inngest,
-  functions: [twoSteps, sleepy, fanout, flaky, waiter, fails, counter, crashy],
+  functions: process.env.PARITY_CRON === "1"
+    ? [ticker]
+    : [...baseFunctions, ...(process.env.PARITY_FUNCTIONS === "1" ? parityFunctions : [])],
   servePath: SERVE_PATH,
 });
 

@@ -130,6 +130,34 @@ namespace Platform.Executor.Storage.Migrations
                     b.ToTable("attempts", "platform");
                 });
 
+            modelBuilder.Entity("Platform.Executor.Storage.CronTickRecord", b =>
+                {
+                    b.Property<Guid>("FunctionId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("function_id");
+
+                    b.Property<DateTimeOffset>("TickAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("tick_at");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("RunId")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("run_id");
+
+                    b.HasKey("FunctionId", "TickAt")
+                        .HasName("pk_cron_ticks");
+
+                    b.HasIndex("TickAt")
+                        .HasDatabaseName("ix_cron_ticks_tick_at");
+
+                    b.ToTable("cron_ticks", "platform");
+                });
+
             modelBuilder.Entity("Platform.Executor.Storage.EventDedupeRecord", b =>
                 {
                     b.Property<string>("EventId")
@@ -266,6 +294,58 @@ namespace Platform.Executor.Storage.Migrations
                         .HasDatabaseName("ix_functions_slug");
 
                     b.ToTable("functions", "platform");
+                });
+
+            modelBuilder.Entity("Platform.Executor.Storage.IdempotencyKeyRecord", b =>
+                {
+                    b.Property<Guid>("FunctionId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("function_id");
+
+                    b.Property<string>("Key")
+                        .HasColumnType("text")
+                        .HasColumnName("key");
+
+                    b.Property<DateTimeOffset>("ExpiresAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("expires_at");
+
+                    b.Property<string>("RunId")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("run_id");
+
+                    b.HasKey("FunctionId", "Key")
+                        .HasName("pk_idempotency_keys");
+
+                    b.HasIndex("ExpiresAt")
+                        .HasDatabaseName("ix_idempotency_keys_expires_at");
+
+                    b.ToTable("idempotency_keys", "platform");
+                });
+
+            modelBuilder.Entity("Platform.Executor.Storage.RunOutboxRecord", b =>
+                {
+                    b.Property<string>("RunId")
+                        .HasColumnType("text")
+                        .HasColumnName("run_id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<DateTimeOffset?>("PublishedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("published_at");
+
+                    b.HasKey("RunId")
+                        .HasName("pk_run_outbox");
+
+                    b.HasIndex("CreatedAt")
+                        .HasDatabaseName("ix_run_outbox_pending")
+                        .HasFilter("published_at IS NULL");
+
+                    b.ToTable("run_outbox", "platform");
                 });
 
             modelBuilder.Entity("Platform.Executor.Storage.RunRecord", b =>
@@ -447,6 +527,10 @@ namespace Platform.Executor.Storage.Migrations
                         .HasColumnType("text")
                         .HasColumnName("expression");
 
+                    b.Property<string>("InvokedRunId")
+                        .HasColumnType("text")
+                        .HasColumnName("invoked_run_id");
+
                     b.Property<string>("RunId")
                         .IsRequired()
                         .HasColumnType("text")
@@ -457,8 +541,17 @@ namespace Platform.Executor.Storage.Migrations
                         .HasColumnType("text")
                         .HasColumnName("step_id");
 
+                    b.Property<string>("StepName")
+                        .HasColumnType("text")
+                        .HasColumnName("step_name");
+
                     b.HasKey("Id")
                         .HasName("pk_waits");
+
+                    b.HasIndex("InvokedRunId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_waits_invoked_run_id")
+                        .HasFilter("invoked_run_id IS NOT NULL");
 
                     b.HasIndex("EventName", "CreatedAt")
                         .HasDatabaseName("ix_waits_event_name_created_at");
@@ -480,6 +573,16 @@ namespace Platform.Executor.Storage.Migrations
                         .HasConstraintName("fk_attempts_runs_run_id");
                 });
 
+            modelBuilder.Entity("Platform.Executor.Storage.CronTickRecord", b =>
+                {
+                    b.HasOne("Platform.Executor.Storage.FunctionRecord", null)
+                        .WithMany()
+                        .HasForeignKey("FunctionId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_cron_ticks_functions_function_id");
+                });
+
             modelBuilder.Entity("Platform.Executor.Storage.FunctionRecord", b =>
                 {
                     b.HasOne("Platform.Executor.Storage.AppRecord", null)
@@ -488,6 +591,26 @@ namespace Platform.Executor.Storage.Migrations
                         .OnDelete(DeleteBehavior.Restrict)
                         .IsRequired()
                         .HasConstraintName("fk_functions_apps_app_id");
+                });
+
+            modelBuilder.Entity("Platform.Executor.Storage.IdempotencyKeyRecord", b =>
+                {
+                    b.HasOne("Platform.Executor.Storage.FunctionRecord", null)
+                        .WithMany()
+                        .HasForeignKey("FunctionId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_idempotency_keys_functions_function_id");
+                });
+
+            modelBuilder.Entity("Platform.Executor.Storage.RunOutboxRecord", b =>
+                {
+                    b.HasOne("Platform.Executor.Storage.RunRecord", null)
+                        .WithMany()
+                        .HasForeignKey("RunId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_run_outbox_runs_run_id");
                 });
 
             modelBuilder.Entity("Platform.Executor.Storage.RunRecord", b =>

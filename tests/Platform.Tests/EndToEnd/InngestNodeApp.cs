@@ -31,9 +31,10 @@ public sealed class InngestNodeApp : IDisposable
     /// <summary>
     /// Starts <c>node server.mjs</c> on a free port with <c>INNGEST_BASE_URL</c> = <paramref name="platformBaseUrl"/>
     /// and waits for its <c>READY &lt;port&gt;</c> line. Installs the npm modules first if they are missing, and
-    /// fails with a clear message when Node or npm are.
+    /// fails with a clear message when Node or npm are. <paramref name="extraEnvironment"/> adds variables (such as
+    /// <c>PARITY_FUNCTIONS=1</c>, which serves the functions of the parity tests too).
     /// </summary>
-    public static async Task<InngestNodeApp> StartAsync(string platformBaseUrl, string execLogPath)
+    public static async Task<InngestNodeApp> StartAsync(string platformBaseUrl, string execLogPath, IReadOnlyDictionary<string, string>? extraEnvironment = null)
     {
         var appDirectory = EnsureInstalled();
         var environment = new Dictionary<string, string>
@@ -44,6 +45,11 @@ public sealed class InngestNodeApp : IDisposable
             ["APP_ID"] = AppId,
             ["EXEC_LOG"] = execLogPath,
         };
+        foreach (var (name, value) in extraEnvironment ?? new Dictionary<string, string>())
+        {
+            environment[name] = value;
+        }
+
         var process = ChildProcess.Start(
             "the Node test app (tests/inngest-app/server.mjs)",
             "node",

@@ -53,19 +53,37 @@ public sealed class FakeApp : IAsyncDisposable
 
     /// <summary>
     /// Starts the app on a free port of 127.0.0.1 and registers its function with <paramref name="retries"/>
-    /// retries (so retries + 1 attempts per step).
+    /// retries (so retries + 1 attempts per step). <paramref name="configure"/> may change the function's config
+    /// before it is registered (triggers, <c>cancel</c>, ...).
     /// </summary>
-    public static async Task<FakeApp> StartAsync(PlatformApp platform, string name, int retries, Func<AppCall, AppReply> script)
+    public static async Task<FakeApp> StartAsync(PlatformApp platform, string name, int retries, Func<AppCall, AppReply> script, Action<FakeApp, JsonObject>? configure = null)
     {
-        var app = await RegisterAsync(platform, name, retries, script);
+        var app = await RegisterAsync(platform, name, retries, script, configure);
         app.Start();
         return app;
     }
 
     /// <summary>Registers the function at a free port where nothing listens yet (the app is down); <see cref="Start"/> brings it up.</summary>
-    public static async Task<FakeApp> RegisterAsync(PlatformApp platform, string name, int retries, Func<AppCall, AppReply> script)
+    public static async Task<FakeApp> RegisterAsync(PlatformApp platform, string name, int retries, Func<AppCall, AppReply> script, Action<FakeApp, JsonObject>? configure = null)
     {
         var app = new FakeApp($"{name}-{Guid.NewGuid().ToString("N")[..8]}", PlatformApp.FreePort(), script);
+        var function = new JsonObject
+        {
+            ["id"] = app.Slug,
+            ["name"] = "fn",
+            ["triggers"] = new JsonArray(new JsonObject { ["event"] = app.EventName }),
+            ["steps"] = new JsonObject
+            {
+                ["step"] = new JsonObject
+                {
+                    ["id"] = "step",
+                    ["name"] = "step",
+                    ["runtime"] = new JsonObject { ["type"] = "http", ["url"] = $"{app.Url}?fnId={app.Slug}&stepId=step" },
+                    ["retries"] = new JsonObject { ["attempts"] = retries },
+                },
+            },
+        };
+        configure?.Invoke(app, function);
         var payload = new JsonObject
         {
             ["url"] = app.Url,
@@ -75,22 +93,7 @@ public sealed class FakeApp : IAsyncDisposable
             ["sdk"] = "test:v1",
             ["v"] = "0.1",
             ["capabilities"] = new JsonObject(),
-            ["functions"] = new JsonArray(new JsonObject
-            {
-                ["id"] = app.Slug,
-                ["name"] = "fn",
-                ["triggers"] = new JsonArray(new JsonObject { ["event"] = app.EventName }),
-                ["steps"] = new JsonObject
-                {
-                    ["step"] = new JsonObject
-                    {
-                        ["id"] = "step",
-                        ["name"] = "step",
-                        ["runtime"] = new JsonObject { ["type"] = "http", ["url"] = $"{app.Url}?fnId={app.Slug}&stepId=step" },
-                        ["retries"] = new JsonObject { ["attempts"] = retries },
-                    },
-                },
-            }),
+            ["functions"] = new JsonArray(function),
         };
 
         using var content = new StringContent(payload.ToJsonString(), Encoding.UTF8, "application/json");

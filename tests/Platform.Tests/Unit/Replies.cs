@@ -37,6 +37,9 @@ internal static class Replies
 
     public static Op DiscoveryRequest() => new("", OpNames.DiscoveryRequest, null, null, null, null, null);
 
+    public static Op Invoke(string id, string optsJson = """{"function_id":"app-child","payload":{"data":{}},"timeout":"30s"}""") =>
+        new(id, OpNames.InvokeFunction, null, "call-child", Json(optsJson), "null", null);
+
     public static Op Other(string opName, string id) => new(id, opName, id, id, Json("{}"), "null", null);
 
     public static JsonElement Json(string json)

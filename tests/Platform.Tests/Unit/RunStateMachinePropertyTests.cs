@@ -61,8 +61,9 @@ public sealed class RunStateMachinePropertyTests(ITestOutputHelper output)
             var state = RunState.Start(now);
             for (var round = 0; round < 300 && _position < script.Length; round++)
             {
-                // The world: an event may arrive for a pending wait; ingest stores it as the wait's output.
-                if (Choose(5) == 0 && state.Items.FirstOrDefault(i => i.Kind == WorkKind.Wait && !_memoKeys.Contains(i.StepId)) is { } wait)
+                // The world: an event may arrive for a pending wait, or an invoked run may end; ingest (or the invoked
+                // run's final commit) stores the step's output.
+                if (Choose(5) == 0 && state.Items.FirstOrDefault(i => i.Kind is WorkKind.Wait or WorkKind.Invoke && !_memoKeys.Contains(i.StepId)) is { } wait)
                 {
                     _memo[wait.StepId] = """{"name":"evt","data":{}}""";
                     _memoKeys.Add(wait.StepId);
@@ -147,7 +148,7 @@ public sealed class RunStateMachinePropertyTests(ITestOutputHelper output)
                 < 85 => Ops(StepRun(AnyId(), "3")),
                 < 90 => Ops(StepRun(target, "4"), Planned(AnyId())),
                 < 92 => Ops(StepRun(target, "5"), StepFailed(target)),
-                < 94 => Ops(Other(OpNames.InvokeFunction, AnyId())),
+                < 94 => Ops(Choose(2) == 0 ? Other(OpNames.InvokeFunction, AnyId()) : Invoke(AnyId())),
                 < 96 => Ops(DiscoveryRequest()),
                 _ => Ops(StepError(AnyId()), StepError(AnyId())),
             };

@@ -701,7 +701,6 @@ public sealed class RunStateMachineTests
     }
 
     [Theory]
-    [InlineData(OpNames.InvokeFunction)]
     [InlineData("AIGateway")]
     [InlineData("Gateway")]
     [InlineData("WaitForSignal")]
