@@ -144,6 +144,28 @@ public sealed class DurableFunctionsBuilder
             Retries = options.Retries,
             Invoke = invoke,
         });
+        if (options.Failure is { } failure)
+        {
+            if (failure.Retries is < 0 or > 20)
+            {
+                throw new InvalidOperationException($"The failure handler of \"{id}\" has {failure.Retries} retries; allowed: 0 to 20.");
+            }
+
+            if (failure.HandlerType is { } handlerType)
+            {
+                Services.TryAddTransient(handlerType);
+            }
+
+            // The JS SDK's onFailure: a second function, "<id>-failure", named "<name> (failure)" (protocol.md §6.4).
+            _catalog.Add(new RegisteredFunction
+            {
+                Id = id + "-failure",
+                Name = $"{options.Name ?? id} (failure)",
+                Triggers = [FunctionTrigger.FailureOfFunction(id)],
+                Retries = failure.Retries,
+                Invoke = failure.Invoke,
+            });
+        }
     }
 
     private static Func<FunctionInvocation, Task<object?>> CreateClassInvoker<TFunction, TEvent>()
