@@ -3,11 +3,22 @@ using Microsoft.Extensions.Logging;
 
 namespace FunctionSdk.Functions;
 
-/// <summary>A trigger: an event name (with an optional CEL expression) or a cron schedule.</summary>
-internal sealed record FunctionTrigger(string? Event, string? Expression, string? Cron)
+/// <summary>
+/// A trigger: an event name (with an optional CEL expression) or a cron schedule. A failure handler's trigger
+/// names the function it handles (<paramref name="FailureOf"/>): its expression needs the app id, known at sync.
+/// </summary>
+internal sealed record FunctionTrigger(string? Event, string? Expression, string? Cron, string? FailureOf = null)
 {
     public const string ScheduledTimerEvent = "inngest/scheduled.timer";
     public const string InvokedEvent = "inngest/function.invoked";
+    public const string FailedEvent = "inngest/function.failed";
+
+    /// <summary>The trigger of <c>{functionId}-failure</c>, as the JS SDK registers it (protocol.md §6.4).</summary>
+    public static FunctionTrigger FailureOfFunction(string functionId) => new(FailedEvent, null, null, functionId);
+
+    /// <summary>The CEL expression in an app: a failure handler's admits only its function's failures.</summary>
+    public string? ExpressionIn(string appId) =>
+        FailureOf is null ? Expression : $"event.data.function_id == '{appId}-{FailureOf}'";
 
     /// <summary>Whether an incoming event may run the function (JS v4's check, protocol.md §9.4).</summary>
     public bool Admits(string eventName) =>

@@ -43,9 +43,9 @@ internal sealed class AppRegistrar(
                 else
                 {
                     json["event"] = trigger.Event;
-                    if (trigger.Expression is not null)
+                    if (trigger.ExpressionIn(settings.AppId) is { } expression)
                     {
-                        json["expression"] = trigger.Expression;
+                        json["expression"] = expression;
                     }
                 }
 

@@ -30,9 +30,13 @@ public sealed class DurableFunctionsBuilder
     /// constructor (it is resolved from a new DI scope on every call).
     /// </summary>
     /// <typeparam name="TFunction">The function class.</typeparam>
+    /// <param name="configure">
+    /// Adds to what the attributes say, after them: triggers known only at startup (a cron schedule from
+    /// configuration, say), or a name or retries that replace the attribute's.
+    /// </param>
     /// <returns>This builder.</returns>
     /// <exception cref="InvalidOperationException">The class is not a valid function (the message says why).</exception>
-    public DurableFunctionsBuilder AddFunction<TFunction>()
+    public DurableFunctionsBuilder AddFunction<TFunction>(Action<FunctionOptions>? configure = null)
         where TFunction : class
     {
         var type = typeof(TFunction);
@@ -63,6 +67,7 @@ public sealed class DurableFunctionsBuilder
             options.OnCron(cron.Schedule);
         }
 
+        configure?.Invoke(options);
         Services.TryAddTransient<TFunction>();
         var invoke = (Func<FunctionInvocation, Task<object?>>)s_classInvoker.MakeGenericMethod(type, eventType).Invoke(null, null)!;
         Add(definition.Id, options, eventType, invoke);
@@ -139,6 +144,28 @@ public sealed class DurableFunctionsBuilder
             Retries = options.Retries,
             Invoke = invoke,
         });
+        if (options.Failure is { } failure)
+        {
+            if (failure.Retries is < 0 or > 20)
+            {
+                throw new InvalidOperationException($"The failure handler of \"{id}\" has {failure.Retries} retries; allowed: 0 to 20.");
+            }
+
+            if (failure.HandlerType is { } handlerType)
+            {
+                Services.TryAddTransient(handlerType);
+            }
+
+            // The JS SDK's onFailure: a second function, "<id>-failure", named "<name> (failure)" (protocol.md §6.4).
+            _catalog.Add(new RegisteredFunction
+            {
+                Id = id + "-failure",
+                Name = $"{options.Name ?? id} (failure)",
+                Triggers = [FunctionTrigger.FailureOfFunction(id)],
+                Retries = failure.Retries,
+                Invoke = failure.Invoke,
+            });
+        }
     }
 
     private static Func<FunctionInvocation, Task<object?>> CreateClassInvoker<TFunction, TEvent>()

@@ -64,12 +64,12 @@ public sealed class DurableTestHost : IAsyncDisposable
         _settings = new ExecutionSettings(AppId, Json, clock, services.GetRequiredService<IEventSender>(), builder.StepNotFoundTimeout);
         foreach (var function in catalog.All)
         {
-            foreach (var trigger in function.Triggers.Where(t => t.Expression is not null))
+            foreach (var expression in function.Triggers.Select(t => t.ExpressionIn(AppId)).OfType<string>())
             {
-                if (_expressions.Validate(trigger.Expression!) is { } problem)
+                if (_expressions.Validate(expression) is { } problem)
                 {
                     throw new InvalidOperationException(
-                        $"The trigger expression `{trigger.Expression}` of function \"{function.Id}\" does not compile: {problem}");
+                        $"The trigger expression `{expression}` of function \"{function.Id}\" does not compile: {problem}");
                 }
             }
         }
@@ -318,7 +318,7 @@ public sealed class DurableTestHost : IAsyncDisposable
             foreach (var function in _catalog.All)
             {
                 if (function.Triggers.Any(t => t.Cron is null && t.Admits(name) &&
-                                               (t.Expression is null || _expressions.IsTrue(t.Expression, @event, null))))
+                                               (t.ExpressionIn(AppId) is not { } expression || _expressions.IsTrue(expression, @event, null))))
                 {
                     started.Add(StartRun(function, @event, null));
                 }
@@ -631,6 +631,21 @@ public sealed class DurableTestHost : IAsyncDisposable
             parent.Run.Items.Remove(item);
             parent.Run.Store(item.HashedId, item.Id, TestStepKind.Invoke, error is { } failure ? Memo("error", failure) : Memo("data", output));
             AfterProgress(parent.Run);
+        }
+
+        // As the platform does (protocol.md §14.6): a run that failed for good sends inngest/function.failed (id = the
+        // run id), which starts the function's failure handler; a run started by that event sends none.
+        if (error is { } failed && run.Event.Name != FunctionTrigger.FailedEvent)
+        {
+            var runEvent = JsonNode.Parse(run.EventJson.GetRawText())!;
+            Ingest([EventJson(FunctionTrigger.FailedEvent, new JsonObject
+            {
+                ["function_id"] = $"{AppId}-{run.Function.Id}",
+                ["run_id"] = run.Id,
+                ["error"] = JsonNode.Parse(failed.GetRawText()),
+                ["event"] = runEvent,
+                ["events"] = new JsonArray(runEvent.DeepClone()),
+            }, run.Id, UtcNow)]);
         }
     }
 

@@ -32,10 +32,14 @@ public static class OnboardingRegistration
 
     /// <summary>The app's durable functions.</summary>
     /// <param name="functions">The builder returned by <c>AddDurableFunctions</c>.</param>
+    /// <param name="digestSchedule">
+    /// The cron schedule of <see cref="TrialDigest"/> (<c>Onboarding:DigestSchedule</c>); <see cref="TrialDigest.DefaultSchedule"/>
+    /// when null. Six fields put seconds first: the end-to-end test uses <c>*/2 * * * * *</c>.
+    /// </param>
     /// <returns>The builder.</returns>
-    public static DurableFunctionsBuilder AddOnboardingFunctions(this DurableFunctionsBuilder functions) => functions
+    public static DurableFunctionsBuilder AddOnboardingFunctions(this DurableFunctionsBuilder functions, string? digestSchedule = null) => functions
         .AddFunction<OnboardUser>()
         .AddFunction<ScoreLead>()
         .AddFunction<QualifyLead>()
-        .AddFunction<TrialDigest>();
+        .AddFunction<TrialDigest>(o => o.OnCron(string.IsNullOrWhiteSpace(digestSchedule) ? TrialDigest.DefaultSchedule : digestSchedule));
 }

@@ -6,7 +6,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.Services.AddProblemDetails();
 builder.Services.AddOnboardingServices(builder.Configuration);
 builder.Services.AddDurableFunctions(builder.Configuration.GetSection("DurableFunctions"))
-    .AddOnboardingFunctions();
+    .AddOnboardingFunctions(builder.Configuration["Onboarding:DigestSchedule"]);
 
 var app = builder.Build();
 

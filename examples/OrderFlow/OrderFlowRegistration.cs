@@ -22,12 +22,14 @@ public static class OrderFlowRegistration
         services.AddSingleton<IWarehouse>(sp => sp.GetRequiredService<FakeWarehouse>());
         services.AddSingleton<FakeEmailSender>();
         services.AddSingleton<IEmailSender>(sp => sp.GetRequiredService<FakeEmailSender>());
+        services.AddSingleton<FakeFailedOrders>();
+        services.AddSingleton<IFailedOrders>(sp => sp.GetRequiredService<FakeFailedOrders>());
         return services;
     }
 
-    /// <summary>The app's durable functions.</summary>
+    /// <summary>The app's durable functions: process-order, and its failure handler as process-order-failure.</summary>
     /// <param name="functions">The builder returned by <c>AddDurableFunctions</c>.</param>
     /// <returns>The builder.</returns>
     public static DurableFunctionsBuilder AddOrderFlowFunctions(this DurableFunctionsBuilder functions) =>
-        functions.AddFunction<ProcessOrder>();
+        functions.AddFunction<ProcessOrder>(o => o.OnFailure<ProcessOrderFailed>());
 }

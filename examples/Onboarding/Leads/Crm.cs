@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
+using FunctionSdk;
 
 namespace Onboarding.Leads;
 
@@ -25,10 +26,14 @@ public interface ICrm
 
 /// <summary>
 /// A CRM in memory. The enrichment is made up but stable: a company's size and industry follow from its name.
-/// Logs every call and applies each write once per idempotency key.
+/// Logs every call and applies each write once per idempotency key. The enrichment knows every company but
+/// <see cref="UnknownCompany"/>, for which the lookup fails for good (a retry would not find it either).
 /// </summary>
 public sealed partial class FakeCrm(ILogger<FakeCrm> logger) : ICrm
 {
+    /// <summary>The company the enrichment provider has no record of.</summary>
+    public const string UnknownCompany = "Nowhere Ltd";
+
     private static readonly string[] s_industries = ["software", "retail", "logistics", "finance", "healthcare"];
     private static readonly string[] s_reps = ["Ada", "Grace", "Linus", "Barbara"];
 
@@ -43,6 +48,11 @@ public sealed partial class FakeCrm(ILogger<FakeCrm> logger) : ICrm
 
     public Task<CompanyProfile> LookUpCompanyAsync(string company, CancellationToken cancellationToken)
     {
+        if (string.Equals(company.Trim(), UnknownCompany, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new NonRetriableException($"The CRM has no record of the company {company}.");
+        }
+
         var hash = SHA256.HashData(Encoding.UTF8.GetBytes(company.Trim().ToLowerInvariant()));
         var employees = 5 + (BitConverter.ToUInt16(hash, 0) % 2000);
         LogLookUp(logger, company);

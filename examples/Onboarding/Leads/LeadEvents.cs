@@ -10,5 +10,5 @@ public sealed record LeadScoreRequested(string UserId, string Email, string Comp
 [EventName("users/lead.qualify-requested")]
 public sealed record LeadQualifyRequested(string UserId, string Email, string Company);
 
-/// <summary>What a run of <see cref="QualifyLead"/> returns.</summary>
-public sealed record Qualification(string UserId, int Score, bool Qualified, string? SalesRep);
+/// <summary>What a run of <see cref="QualifyLead"/> returns; <paramref name="Reason"/> says why a lead could not be scored.</summary>
+public sealed record Qualification(string UserId, int Score, bool Qualified, string? SalesRep, string? Reason = null);

@@ -4,8 +4,8 @@ namespace Onboarding.Leads;
 
 /// <summary>
 /// Qualifies a lead for sales: invokes <see cref="ScoreLead"/> and waits for its result, then assigns a sales rep to
-/// a good lead. Invoke needs the platform's side of <c>InvokeFunction</c> (see the README); the rest of the app
-/// does not depend on this function.
+/// a good lead. If the scoring run fails for good (the CRM does not know the company), the invoke step throws
+/// <see cref="StepFailedException"/> and the lead is not qualified, with the reason.
 /// </summary>
 [DurableFunction("qualify-lead", Name = "Qualify lead", Retries = 2)]
 public sealed class QualifyLead(ICrm crm) : IDurableFunction<LeadQualifyRequested>
@@ -15,8 +15,17 @@ public sealed class QualifyLead(ICrm crm) : IDurableFunction<LeadQualifyRequeste
     public async Task<object?> RunAsync(FunctionContext<LeadQualifyRequested> context, CancellationToken cancellationToken)
     {
         var lead = context.Event.Data;
-        var score = await context.Step.InvokeAsync<LeadScore>(
-            "score-lead", "score-lead", new LeadScoreRequested(lead.UserId, lead.Email, lead.Company), TimeSpan.FromMinutes(10));
+        LeadScore score;
+        try
+        {
+            score = await context.Step.InvokeAsync<LeadScore>(
+                "score-lead", "score-lead", new LeadScoreRequested(lead.UserId, lead.Email, lead.Company), TimeSpan.FromMinutes(10));
+        }
+        catch (StepFailedException failure)
+        {
+            return new Qualification(lead.UserId, 0, Qualified: false, SalesRep: null, Reason: $"{failure.ErrorName}: {failure.Message}");
+        }
+
         if (score.Score < QualifyingScore)
         {
             return new Qualification(lead.UserId, score.Score, Qualified: false, SalesRep: null);

@@ -26,3 +26,7 @@ public sealed record OrderCancelled(string OrderId, string Reason, string Refund
 
 /// <summary>What a run of <see cref="ProcessOrder"/> returns.</summary>
 public sealed record OrderOutcome(string OrderId, string Status, string ChargeId, string? TrackingNumber, string? RefundId);
+
+/// <summary>Sent by <see cref="ProcessOrderFailed"/> once a run of <see cref="ProcessOrder"/> failed for good.</summary>
+[EventName("shop/order.failed")]
+public sealed record OrderFailed(string OrderId, string RunId, string Error);

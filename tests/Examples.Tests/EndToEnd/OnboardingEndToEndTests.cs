@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Text.Json;
 using Examples.Tests.Infrastructure;
 using Onboarding.Billing;
 using Onboarding.Email;
@@ -80,7 +81,56 @@ public sealed class OnboardingEndToEndTests(OnboardingFixture fixture, ITestOutp
         var scoringRunId = await Platform.RunOfEventAsync(scoreEvent, "onboarding-score-lead");
         var scoring = await Platform.WaitForStatusAsync(scoringRunId, "Completed");
         Assert.Equal(100, scoring.Output!.Value.GetProperty("score").GetInt32());
-        Assert.Equal(100, Assert.Single(App.Get<FakeCrm>().Scores).Value.Score);
+        Assert.Equal(100, Assert.Single(App.Get<FakeCrm>().Scores.Values, s => s.UserId == accepted.UserId).Score);
+    }
+
+    [Fact]
+    public async Task QualifyLead_InvokesScoreLeadOnThePlatform_CompletesWithTheChildsResult()
+    {
+        using var response = await App.Http.PostAsJsonAsync("/users/usr_e2e_q/qualify", new { email = "grace@globex.example", company = "Globex" });
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var accepted = (await response.Content.ReadFromJsonAsync<UserApi.EventAccepted>())!;
+        var runId = await Platform.RunOfEventAsync(accepted.EventId, "onboarding-qualify-lead");
+
+        var run = await Platform.WaitForStatusAsync(runId, "Completed");
+
+        var invoke = run.Steps.Single(s => s.StepId == StepIds.Hash("score-lead"));
+        Assert.Equal(("InvokeFunction", "Completed"), (invoke.Op, invoke.Status));
+        var qualification = run.Output!.Value.Deserialize<Qualification>(JsonSerializerOptions.Web)!;
+        Assert.Equal(("usr_e2e_q", 100, true), (qualification.UserId, qualification.Score, qualification.Qualified));
+        Assert.Equal(App.Get<FakeCrm>().Assignments[run.Steps.Single(s => s.StepId == StepIds.Hash("assign-sales-rep")).IdempotencyKey], qualification.SalesRep);
+
+        // The child is a run of score-lead started by inngest/function.invoked; its output is the invoke step's.
+        var children = await Eventually.WaitAsync(
+            () => Platform.RunsOfFunctionAsync("onboarding-score-lead"),
+            runs => runs.Any(r => r.EventName == "inngest/function.invoked" && r.Status == "Completed"),
+            "the invoked score-lead run");
+        var child = await Platform.GetRunAsync(Assert.Single(children, r => r.EventName == "inngest/function.invoked" && r.Status == "Completed").Id);
+        Assert.Equal("usr_e2e_q", child.Event.Data.GetProperty("userId").GetString());
+        Assert.Equal(child.Output!.Value.GetRawText(), invoke.Output!.Value.GetRawText());
+        Assert.Contains(App.Get<FakeCrm>().Scores.Values, s => s.UserId == "usr_e2e_q" && s.Score == 100);
+        output.WriteLine($"qualify-lead run {runId}: {(run.EndedAt - run.CreatedAt)?.TotalSeconds:0.00} s including the invoked score-lead run {child.Id}");
+    }
+
+    [Fact]
+    public async Task QualifyLead_InvokedRunFailsOnThePlatform_FunctionCatchesTheErrorAndCompletes()
+    {
+        using var response = await App.Http.PostAsJsonAsync("/users/usr_e2e_unknown/qualify", new { email = "kim@nowhere.example", company = FakeCrm.UnknownCompany });
+        var accepted = (await response.Content.ReadFromJsonAsync<UserApi.EventAccepted>())!;
+        var runId = await Platform.RunOfEventAsync(accepted.EventId, "onboarding-qualify-lead");
+
+        var run = await Platform.WaitForStatusAsync(runId, "Completed");
+
+        var invoke = run.Steps.Single(s => s.StepId == StepIds.Hash("score-lead"));
+        Assert.Equal("InvokeFunction", invoke.Op);
+        var qualification = run.Output!.Value.Deserialize<Qualification>(JsonSerializerOptions.Web)!;
+        Assert.Equal(("usr_e2e_unknown", 0, false, null), (qualification.UserId, qualification.Score, qualification.Qualified, qualification.SalesRep));
+        Assert.Equal($"NonRetriableError: The CRM has no record of the company {FakeCrm.UnknownCompany}.", qualification.Reason);
+        var children = await Platform.RunsOfFunctionAsync("onboarding-score-lead");
+        var child = await Platform.GetRunAsync(Assert.Single(children, r => r.Status == "Failed").Id);
+        Assert.Equal(("inngest/function.invoked", "usr_e2e_unknown"), (child.Event.Name, child.Event.Data.GetProperty("userId").GetString()));
+        Assert.Equal("NonRetriableError", child.Error!.Value.GetProperty("name").GetString());
+        Assert.DoesNotContain(run.Steps, s => s.StepId == StepIds.Hash("assign-sales-rep"));
     }
 
     [Fact]

@@ -127,6 +127,36 @@ public sealed class OrderFlowEndToEndTests(OrderFlowFixture fixture, ITestOutput
     }
 
     [Fact]
+    public async Task PlaceOrder_CardDeclined_PlatformRunsTheFailureHandlerWithTheError()
+    {
+        var (orderId, runId) = await PlaceOrderAsync(FakePaymentGateway.DeclinedCard, "MUG-01");
+
+        var run = await Platform.WaitForStatusAsync(runId, "Failed");
+        Assert.Equal("NonRetriableError", run.Error!.Value.GetProperty("name").GetString());
+
+        // The platform sent inngest/function.failed (id = the run id), which started process-order-failure.
+        var failedEvent = await Eventually.WaitAsync(
+            () => Platform.EventsNamedAsync("inngest/function.failed"),
+            events => events.Any(e => e.EventId == runId),
+            "the inngest/function.failed event of the run");
+        var handlerRunId = await Platform.RunOfEventAsync(failedEvent.Single(e => e.EventId == runId).Id, OrderFlowFixture.FunctionSlug + "-failure");
+        var handler = await Platform.WaitForStatusAsync(handlerRunId, "Completed");
+        output.WriteLine($"process-order run {runId} failed at {run.EndedAt:HH:mm:ss.fff}; its failure handler run {handlerRunId} completed {(handler.EndedAt - run.EndedAt)?.TotalSeconds:0.00} s later");
+
+        Assert.Equal(
+            new[] { "record-failure", "announce-failure" }.Select(StepIds.Hash),
+            handler.Steps.Select(s => s.StepId));
+        var recorded = fixture.App.Get<FakeFailedOrders>().Orders[Step(handler, "record-failure").IdempotencyKey];
+        Assert.Equal(new FailedOrder(orderId, "ada@example.com", runId, "NonRetriableError", run.Error.Value.GetProperty("message").GetString()!), recorded);
+        var announced = await Eventually.WaitAsync(
+            () => Platform.EventsNamedAsync("shop/order.failed"),
+            events => events.Any(e => e.Data.GetProperty("orderId").GetString() == orderId),
+            "the shop/order.failed event");
+        Assert.Equal(runId, announced.Single(e => e.Data.GetProperty("orderId").GetString() == orderId).Data.GetProperty("runId").GetString());
+        Assert.DoesNotContain(fixture.App.Get<FakePaymentGateway>().Charges, c => c.Value.OrderId == orderId);
+    }
+
+    [Fact]
     public async Task AppRestartsWhileTheRunSleeps_RunCompletesAndStoredStepsDoNotRunAgain()
     {
         var (orderId, runId) = await PlaceOrderAsync("tok_visa", "MUG-01");

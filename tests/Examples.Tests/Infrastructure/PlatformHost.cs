@@ -114,6 +114,10 @@ public sealed class PlatformHost : IAsyncDisposable
     public async Task<IReadOnlyList<EventDto>> EventsNamedAsync(string name) =>
         (await Http.GetFromJsonAsync<Page<EventDto>>($"/api/v1/events?name={Uri.EscapeDataString(name)}&limit=100"))!.Items;
 
+    /// <summary>The runs of one function, newest first (<c>GET /api/v1/runs?function=</c>).</summary>
+    public async Task<IReadOnlyList<RunSummaryDto>> RunsOfFunctionAsync(string functionSlug) =>
+        (await Http.GetFromJsonAsync<Page<RunSummaryDto>>($"/api/v1/runs?function={Uri.EscapeDataString(functionSlug)}&limit=100"))!.Items;
+
     public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);

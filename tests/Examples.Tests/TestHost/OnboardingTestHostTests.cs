@@ -107,6 +107,20 @@ public sealed class OnboardingTestHostTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task QualifyLead_InvokedScoringFailsForGood_CatchesTheErrorAndDoesNotQualify()
+    {
+        var run = Assert.Single(await _host.SendAsync(new LeadQualifyRequested("usr-8", "kim@nowhere.example", FakeCrm.UnknownCompany)));
+
+        Assert.Equal(TestRunStatus.Completed, run.Status);
+        var qualification = run.GetOutput<Qualification>()!;
+        Assert.Equal(("usr-8", 0, false, null), (qualification.UserId, qualification.Score, qualification.Qualified, qualification.SalesRep));
+        Assert.Equal($"NonRetriableError: The CRM has no record of the company {FakeCrm.UnknownCompany}.", qualification.Reason);
+        var child = Assert.Single(_host.Runs, r => r.FunctionId == "score-lead" && r.Status == TestRunStatus.Failed);
+        Assert.Equal("inngest/function.invoked", child.Event.Name);
+        Assert.Empty(_host.Services.GetRequiredService<FakeCrm>().Assignments);
+    }
+
+    [Fact]
     public async Task TrialDigest_CronFires_EmailsEveryUserOnATrialInParallel()
     {
         await _host.SendAsync(SignUp("usr-5", "Hooli"));

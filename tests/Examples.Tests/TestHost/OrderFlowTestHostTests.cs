@@ -133,6 +133,20 @@ public sealed class OrderFlowTestHostTests : IAsyncLifetime
         Assert.Empty(Warehouse.Reservations);
     }
 
+    [Fact]
+    public async Task ProcessOrder_FailsForGood_FailureHandlerRecordsTheOrderAndAnnouncesIt()
+    {
+        var run = Assert.Single(await _host.SendAsync(Order("ord-6", FakePaymentGateway.DeclinedCard, "MUG-01")));
+
+        var handler = Assert.Single(_host.Runs, r => r.FunctionId == "process-order-failure");
+        Assert.Equal(TestRunStatus.Completed, handler.Status);
+        Assert.Equal(["record-failure", "announce-failure"], handler.Steps.Select(s => s.Id));
+        var failed = Assert.Single(_host.Services.GetRequiredService<FakeFailedOrders>().Orders).Value;
+        Assert.Equal(new FailedOrder("ord-6", "ada@example.com", run.Id, "NonRetriableError", run.Error!.Message), failed);
+        var announced = Assert.Single(_host.Events, e => e.Name == "shop/order.failed").GetData<OrderFailed>();
+        Assert.Equal(("ord-6", run.Id), (announced.OrderId, announced.RunId));
+    }
+
     private static OrderPlaced Order(string orderId, string card, string sku) =>
         new(orderId, "ada@example.com", card, [new OrderLine(sku, 1, 25m)]);
 }
