@@ -34,6 +34,10 @@ public sealed partial class RunExecutor(
     public async Task DriveAsync(string runId, CancellationToken cancellationToken)
     {
         var owner = LeaseOwner.NewClaim();
+        // Started before the claim: "now" is the database's clock at the claim plus everything since the request
+        // left, so it never runs behind the real time. Retry-After and backoffs computed from it are never early;
+        // sleeps are checked against the same offset within a claim, and against the database's now() across claims.
+        var clock = Stopwatch.StartNew();
         var run = await store.ClaimAsync(runId, owner, _options.LeaseTtl, cancellationToken);
         if (run is null)
         {
@@ -41,7 +45,6 @@ public sealed partial class RunExecutor(
             return;
         }
 
-        var clock = Stopwatch.StartNew();
         DateTimeOffset Now() => run.DbNow + clock.Elapsed;
         var policy = new RunPolicy(run.Retries + 1, _options.RetryBaseDelay, _options.RetryMaxDelay, _options.MaxStepsPerRun);
         var memoKeys = new HashSet<string>(run.Memo.Keys, StringComparer.Ordinal);
