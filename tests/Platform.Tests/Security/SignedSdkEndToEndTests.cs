@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Platform.Executor.Security;
 using Platform.Tests.EndToEnd;
 using Platform.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -15,6 +16,8 @@ namespace Platform.Tests.Security;
 /// </summary>
 public sealed class SignedSdkEndToEndTests(ITestOutputHelper output)
 {
+    private const string ManualCall = """{"ctx":{"attempt":0,"run_id":"01HMANUAL"},"event":{"data":{"x":1},"name":"test/two-steps"},"events":[{"data":{"x":1},"name":"test/two-steps"}],"steps":{}}""";
+
     [Fact]
     public async Task TwoSteps_CloudModeSdk_SignedRunCompletes()
     {
@@ -32,11 +35,18 @@ public sealed class SignedSdkEndToEndTests(ITestOutputHelper output)
         api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", ProductionModeTests.ApiToken);
         try
         {
-            // The SDK refuses an unsigned call in cloud mode: the signature below is what lets ours through.
-            using var unsigned = await new HttpClient().PostAsync(
-                $"{app.ServeUrl}?fnId={InngestNodeApp.AppId}-two-steps&stepId=step",
-                new StringContent("""{"ctx":{"run_id":"01HRUN","attempt":0},"event":{"name":"test/two-steps","data":{}},"events":[],"steps":{}}""", Encoding.UTF8, "application/json"));
-            Assert.Equal(HttpStatusCode.Unauthorized, unsigned.StatusCode);
+            // G1/G2 on the app side: the SDK refuses an unsigned call and one whose signature has one bit flipped,
+            // and accepts the same body signed by our signer.
+            var signature = new RequestSigner(SigningKeysTests.Keys(ProductionModeTests.SigningKey), TimeProvider.System).Prepare(Encoding.UTF8.GetBytes(ManualCall)).Signature!;
+            Assert.Equal(HttpStatusCode.Unauthorized, await CallAppAsync(app, signature: null));
+            Assert.Equal(HttpStatusCode.Unauthorized, await CallAppAsync(app, signature[..^1] + (char)(signature[^1] ^ 1)));
+            Assert.Contains(await CallAppAsync(app, signature), new[] { HttpStatusCode.OK, HttpStatusCode.PartialContent });
+
+            // G3: a replay outside the SDK's 300 s window, in the past or the future, is refused.
+            var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+            var body = Encoding.UTF8.GetBytes(ManualCall);
+            Assert.Equal(HttpStatusCode.Unauthorized, await CallAppAsync(app, SigningKeys.Signature(ProductionModeTests.SigningKey, body, now - 330)));
+            Assert.Equal(HttpStatusCode.Unauthorized, await CallAppAsync(app, SigningKeys.Signature(ProductionModeTests.SigningKey, body, now + 330)));
 
             // Sync through the platform: our signed PUT, then the SDK's POST /fn/register with its bearer.
             using var sync = await api.PostAsJsonAsync("/api/v1/apps/sync", new { url = app.ServeUrl });
@@ -63,5 +73,22 @@ public sealed class SignedSdkEndToEndTests(ITestOutputHelper output)
         {
             Directory.Delete(directory, recursive: true);
         }
+    }
+
+    private static async Task<HttpStatusCode> CallAppAsync(InngestNodeApp app, string? signature)
+    {
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"{app.ServeUrl}?fnId={InngestNodeApp.AppId}-two-steps&stepId=step")
+        {
+            Content = new StringContent(ManualCall, Encoding.UTF8, "application/json"),
+        };
+        request.Headers.TryAddWithoutValidation("X-Inngest-Server-Kind", "cloud");
+        if (signature is not null)
+        {
+            request.Headers.TryAddWithoutValidation("X-Inngest-Signature", signature);
+        }
+
+        using var response = await http.SendAsync(request);
+        return response.StatusCode;
     }
 }
