@@ -1,8 +1,10 @@
 using Microsoft.AspNetCore.Diagnostics;
 using Platform.Api.Endpoints;
 using Platform.Api.Hosting;
+using Platform.Api.Security;
 using Platform.Dashboard;
 using Platform.Executor;
+using Platform.Executor.Security;
 using Platform.Executor.Storage;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -11,6 +13,14 @@ var builder = WebApplication.CreateBuilder(args);
 if (string.IsNullOrWhiteSpace(builder.Configuration["urls"]))
 {
     builder.WebHost.UseUrls("http://127.0.0.1:8288");
+}
+
+// Keys ⇒ production mode (signed calls, authenticated routes); none ⇒ dev mode, kept on loopback unless allowed.
+var keys = PlatformKeys.FromConfiguration(builder.Configuration);
+if (!keys.IsProduction && DevModeGuard.Check(builder.Configuration["urls"], builder.Configuration.GetValue<bool>("Platform:AllowRemoteDevMode")) is { } refusal)
+{
+    Console.Error.WriteLine(refusal);
+    return 1;
 }
 
 builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = EventEndpoints.MaxRequestBytes + 1024);
@@ -58,6 +68,8 @@ app.UseExceptionHandler(new ExceptionHandlerOptions
 // Error statuses set without a body (415 from the JSON binder, 404/405 for unknown routes) get a ProblemDetails body.
 app.UseStatusCodePages();
 
+app.UsePlatformAuthentication();
+
 app.UseSwagger();
 app.UseSwaggerUI();
 
@@ -74,11 +86,22 @@ if (embedded is not null)
     app.Lifetime.ApplicationStopped.Register(() => embedded.StopAsync(CancellationToken.None).GetAwaiter().GetResult());
 }
 
-app.Lifetime.ApplicationStarted.Register(() => app.Logger.LogInformation(
-    "Platform listening on {Urls}. Dev mode: no signing or event keys are configured, so any event key is accepted and apps are not verified; keep it on loopback.",
-    string.Join(", ", app.Urls)));
+app.Lifetime.ApplicationStarted.Register(() =>
+{
+    if (keys.IsProduction)
+    {
+        app.Logger.LogInformation("Platform listening on {Urls}. Production mode: calls to apps are signed; events, syncs, the API and the dashboard require keys.", string.Join(", ", app.Urls));
+    }
+    else
+    {
+        app.Logger.LogInformation(
+            "Platform listening on {Urls}. Dev mode: no signing or event keys are configured, so any event key is accepted and apps are not verified; keep it on loopback.",
+            string.Join(", ", app.Urls));
+    }
+});
 
 await app.RunAsync();
+return 0;
 
 /// <summary>Entry point, visible to <c>WebApplicationFactory</c> in tests.</summary>
 public partial class Program;

@@ -11,6 +11,7 @@ using Platform.Executor.Events;
 using Platform.Executor.Queries;
 using Platform.Executor.Runs;
 using Platform.Executor.Scheduling;
+using Platform.Executor.Security;
 using Platform.Executor.Storage;
 
 namespace Platform.Executor;
@@ -51,6 +52,9 @@ public static class ExecutorServiceCollectionExtensions
                 .EnableRetryOnFailure())
             .UseSnakeCaseNamingConvention());
 
+        // Keys (Platform:SigningKey, …): none ⇒ dev mode. Read once; Program resolves it at start so a bad configuration fails fast.
+        services.TryAddSingleton(_ => PlatformKeys.FromConfiguration(configuration));
+        services.TryAddSingleton<RequestSigner>();
         services.AddSingleton<Expressions>();
         services.AddSingleton<FunctionRegistry>();
         services.AddSingleton<EventIngest>();

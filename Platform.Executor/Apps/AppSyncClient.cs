@@ -1,14 +1,24 @@
-using System.Net.Http.Json;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Platform.Executor.Security;
 
 namespace Platform.Executor.Apps;
 
-/// <summary>Asks an app to sync itself: <c>PUT &lt;appUrl&gt;</c> with <c>{"url":…}</c> (protocol.md §6.1).</summary>
-public sealed class AppSyncClient(HttpClient http)
+/// <summary>Asks an app to sync itself: <c>PUT &lt;appUrl&gt;</c> with <c>{"url":…}</c> (protocol.md §6.1), signed in production mode.</summary>
+public sealed class AppSyncClient(HttpClient http, RequestSigner signer)
 {
     public async Task<(int Status, string Body)> RequestSyncAsync(string appUrl, CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Put, appUrl) { Content = JsonContent.Create(new { url = appUrl }) };
-        request.Headers.TryAddWithoutValidation("X-Inngest-Server-Kind", "dev");
+        var (payload, signature) = signer.Prepare(JsonSerializer.SerializeToUtf8Bytes(new { url = appUrl }));
+        var content = new ByteArrayContent(payload);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        using var request = new HttpRequestMessage(HttpMethod.Put, appUrl) { Content = content };
+        request.Headers.TryAddWithoutValidation(RequestSigner.ServerKindHeader, signer.ServerKind);
+        if (signature is not null)
+        {
+            request.Headers.TryAddWithoutValidation(RequestSigner.SignatureHeader, signature);
+        }
+
         try
         {
             using var response = await http.SendAsync(request, cancellationToken);

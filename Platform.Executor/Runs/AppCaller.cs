@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net.Http.Headers;
 using Microsoft.Extensions.Options;
 using Platform.Executor.Protocol;
+using Platform.Executor.Security;
 
 namespace Platform.Executor.Runs;
 
@@ -9,8 +10,9 @@ namespace Platform.Executor.Runs;
 /// The HTTP driver: POSTs one call request to an app and classifies the reply. Never throws for anything the
 /// app or the network does; every failure becomes a <see cref="CallFailed"/> the state machine can retry.
 /// Redirects are not followed; the whole call, body included, is bounded by <see cref="ExecutorOptions.HttpTimeout"/>.
+/// In production mode the body is sent in JCS form and signed (<see cref="RequestSigner"/>).
 /// </summary>
-public sealed class AppCaller(HttpClient http, IOptions<ExecutorOptions> options)
+public sealed class AppCaller(HttpClient http, IOptions<ExecutorOptions> options, RequestSigner signer)
 {
     public const string HttpClientName = "platform-app-calls";
     private static readonly MediaTypeHeaderValue s_json = new("application/json");
@@ -24,9 +26,15 @@ public sealed class AppCaller(HttpClient http, IOptions<ExecutorOptions> options
         try
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, url);
-            request.Content = new ByteArrayContent(body);
+            var (sent, signature) = signer.Prepare(body);
+            request.Content = new ByteArrayContent(sent);
             request.Content.Headers.ContentType = s_json;
-            request.Headers.TryAddWithoutValidation("X-Inngest-Server-Kind", "dev");
+            request.Headers.TryAddWithoutValidation(RequestSigner.ServerKindHeader, signer.ServerKind);
+            if (signature is not null)
+            {
+                request.Headers.TryAddWithoutValidation(RequestSigner.SignatureHeader, signature);
+            }
+
             request.Headers.TryAddWithoutValidation("X-Run-Id", runId);
             request.Headers.TryAddWithoutValidation("X-Inngest-Step-Id", stepId);
 
