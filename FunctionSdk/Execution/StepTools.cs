@@ -119,7 +119,8 @@ internal sealed class StepTools(Execution execution) : IStepTools
 
     private static JsonElement Unwrap(JsonElement memo) => IsOnly(memo, "data", out var data) ? data : memo;
 
-    private static bool IsOnly(JsonElement memo, string property, out JsonElement value)
+    /// <summary>protocol.md §9.3: <c>{"data":x}</c> and <c>{"error":e}</c> count only as the only property.</summary>
+    internal static bool IsOnly(JsonElement memo, string property, out JsonElement value)
     {
         value = default;
         if (memo.ValueKind != JsonValueKind.Object)

@@ -133,10 +133,10 @@ public sealed class TestRun
         Memos[hashedId] = memo;
         Stack.Add(hashedId);
         var attempts = Math.Max(1, Attempts.GetValueOrDefault(hashedId));
-        JsonElement? error = IsOnly(memo, "error", out var stored) ? stored : null;
+        JsonElement? error = FunctionSdk.Execution.StepTools.IsOnly(memo, "error", out var stored) ? stored : null;
         JsonElement? output = error is not null
             ? null
-            : IsOnly(memo, "data", out var data)
+            : FunctionSdk.Execution.StepTools.IsOnly(memo, "data", out var data)
                 ? data
                 : memo.ValueKind == JsonValueKind.Null ? null : memo;
         _steps.Add(new TestStep(id, hashedId, kind, output, error is { } e ? TestError.From(e) : null, attempts));
@@ -162,29 +162,6 @@ public sealed class TestRun
         TestRunStatus.Failed => $"it failed with {Error!.Name}: {Error.Message}",
         _ => string.Join("; ", Items.Select(i => i.Describe(_host.UtcNow))) is { Length: > 0 } pending ? pending : "it has nothing pending",
     };
-
-    /// <summary>protocol.md §9.3: <c>{"data":x}</c> and <c>{"error":e}</c> count only as the only property.</summary>
-    private static bool IsOnly(JsonElement memo, string property, out JsonElement value)
-    {
-        value = default;
-        if (memo.ValueKind != JsonValueKind.Object)
-        {
-            return false;
-        }
-
-        var count = 0;
-        foreach (var member in memo.EnumerateObject())
-        {
-            if (++count > 1 || member.Name != property)
-            {
-                return false;
-            }
-
-            value = member.Value;
-        }
-
-        return count == 1;
-    }
 }
 
 /// <summary>The run and step waiting for an invoked run's result.</summary>
