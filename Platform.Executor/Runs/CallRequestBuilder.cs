@@ -12,7 +12,7 @@ public static class CallRequestBuilder
         int maxAttempts,
         bool disableImmediateExecution,
         string eventJson,
-        IReadOnlyList<KeyValuePair<string, string>> memo)
+        IReadOnlyCollection<KeyValuePair<string, string>> memo)
     {
         var buffer = new ArrayBufferWriterStream(4096 + (memo.Count * 64));
         using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true }))

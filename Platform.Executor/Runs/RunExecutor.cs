@@ -150,7 +150,8 @@ public sealed partial class RunExecutor(
 
     private async Task<Transition> CallAsync(ClaimedRun run, CallDecision call, HashSet<string> memoKeys, RunPolicy policy, Func<DateTimeOffset> now, CancellationToken cancellationToken)
     {
-        var memo = run.Memo.ToList();
+        // The memo is only written after the commit, so concurrent calls can read it in place: no copy per step.
+        var memo = run.Memo;
         async Task<(WorkItem Item, CallOutcome Outcome, DateTimeOffset Started)> one(WorkItem item)
         {
             var started = now();
