@@ -60,6 +60,12 @@ public sealed class ExecutorOptions
     /// <summary>Re-dispatches without progress after which the sweeper fails a run for good.</summary>
     public int MaxRecoveries { get; set; } = 20;
 
+    /// <summary>How often expired bookkeeping rows (event dedupe, idempotency keys, published outbox) are deleted.</summary>
+    public TimeSpan HousekeepingInterval { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How long a run's published lifecycle-outbox row is kept (it guards against a retried final commit).</summary>
+    public TimeSpan OutboxRetention { get; set; } = TimeSpan.FromDays(7);
+
     /// <summary>Hangfire's queue poll; only jobs enqueued by another process wait for it (hangfire.md).</summary>
     public TimeSpan QueuePollInterval { get; set; } = TimeSpan.FromSeconds(1);
 

@@ -91,6 +91,8 @@ public static class ExecutorServiceCollectionExtensions
         services.AddSingleton<LifecycleSignal>();
         services.AddSingleton<LifecyclePublisher>();
         services.AddHostedService(sp => sp.GetRequiredService<LifecyclePublisher>());
+        services.AddSingleton<Housekeeping>();
+        services.AddHostedService(sp => sp.GetRequiredService<Housekeeping>());
         services.AddSingleton<CronScheduler>();
         services.AddHostedService(sp => sp.GetRequiredService<CronScheduler>());
         services.AddSingleton<RunTimeouts>();
