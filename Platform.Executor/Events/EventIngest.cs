@@ -668,9 +668,10 @@ public sealed class EventIngest(
 
                 // Consume the wait (a timeout may race us for it), store the event as the step's output, wake the run.
                 await using var take = new NpgsqlCommand("""
-                    WITH taken AS (DELETE FROM platform.waits WHERE id = @wait RETURNING run_id, step_id, event_name)
-                    INSERT INTO platform.steps (run_id, step_id, name, op, output, output_sha256, attempts, completed_at)
-                    SELECT run_id, step_id, event_name, 'WaitForEvent', @event::jsonb, sha256(convert_to(@event, 'UTF8')), 1, now() FROM taken
+                    WITH taken AS (DELETE FROM platform.waits WHERE id = @wait RETURNING run_id, step_id, event_name, step_name)
+                    INSERT INTO platform.steps (run_id, step_id, name, display_name, op, output, output_sha256, attempts, completed_at)
+                    SELECT run_id, step_id, coalesce(step_name, event_name), step_name, 'WaitForEvent', @event::jsonb, sha256(convert_to(@event, 'UTF8')), 1, now()
+                      FROM taken
                     ON CONFLICT (run_id, step_id) DO NOTHING
                     RETURNING run_id
                     """, connection, tx);

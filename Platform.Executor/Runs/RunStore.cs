@@ -251,9 +251,10 @@ public sealed class RunStore(PlatformDatabase database)
         if (waits.Count > 0)
         {
             batch.BatchCommands.Add(Command($"""
-                INSERT INTO platform.waits (id, run_id, step_id, event_name, expression, created_at, expires_at)
-                SELECT gen_random_uuid(), @id, u.step_id, u.event_name, u.expression, now(), u.expires_at
-                  FROM unnest(@step_ids, @event_names, @expressions, @expires) AS u(step_id, event_name, expression, expires_at)
+                INSERT INTO platform.waits (id, run_id, step_id, event_name, expression, created_at, expires_at, step_name)
+                SELECT gen_random_uuid(), @id, u.step_id, u.event_name, u.expression, now(), u.expires_at, u.display_name
+                  FROM unnest(@step_ids, @event_names, @expressions, @expires, @display_names)
+                       AS u(step_id, event_name, expression, expires_at, display_name)
                  WHERE {Fence}
                 ON CONFLICT (run_id, step_id) DO NOTHING
                 """,
@@ -262,7 +263,8 @@ public sealed class RunStore(PlatformDatabase database)
                 ("step_ids", waits.Select(w => w.StepId).ToArray()),
                 ("event_names", waits.Select(w => w.Event ?? "").ToArray()),
                 ("expressions", waits.Select(w => w.Expression).ToArray()),
-                ("expires", waits.Select(w => w.DueAt).ToArray())));
+                ("expires", waits.Select(w => w.DueAt).ToArray()),
+                ("display_names", waits.Select(w => w.DisplayName).ToArray())));
         }
 
         var invoked = AddInvokes(batch, run, t.NewWaits.Where(w => w.Kind == WorkKind.Invoke).ToList(), newVersion, Fence);

@@ -104,6 +104,8 @@ public sealed class SleepAndWaitTests(ExecutorPlatform fixture, ITestOutputHelpe
         Assert.Equal(approvalName, step.Output.GetProperty("name").GetString());
         JsonAssert.Equal($"{{\"orderId\":\"{orderId}\",\"by\":\"alice\"}}", step.Output.GetProperty("data"));
         Assert.Equal(0, await fixture.WaitCountAsync(runId));
+        // Stored under the same names as a timed-out wait (the user's step id), not under the event's name.
+        Assert.Equal("approve|approve", await StepNamesAsync(runId));
 
         var calls = await app.WaitForCallsAsync(2, ExecutorPlatform.RunTimeout);
         Assert.Equal(2, calls.Count);
@@ -129,6 +131,7 @@ public sealed class SleepAndWaitTests(ExecutorPlatform fixture, ITestOutputHelpe
         var step = Assert.Single(await fixture.StepsAsync(runId));
         Assert.Equal((s_approve, "WaitForEvent", "null"), (step.StepId, step.Op, step.OutputJson));
         Assert.Equal(0, await fixture.WaitCountAsync(runId));
+        Assert.Equal("approve|approve", await StepNamesAsync(runId));
         var calls = await app.WaitForCallsAsync(2, ExecutorPlatform.RunTimeout);
         Assert.Equal(2, calls.Count);
         var waited = calls[1].ReceivedAt - calls[0].ReceivedAt;
@@ -136,4 +139,8 @@ public sealed class SleepAndWaitTests(ExecutorPlatform fixture, ITestOutputHelpe
         Assert.True(waited >= TimeSpan.FromSeconds(1), $"resumed after {waited.TotalMilliseconds:0} ms");
         Assert.Empty(app.ScriptErrors);
     }
+
+    private async Task<string?> StepNamesAsync(string runId) =>
+        await fixture.Platform.ScalarAsync<string>(
+            "SELECT name || '|' || coalesce(display_name, '-') FROM platform.steps WHERE run_id = @id", ("id", runId));
 }
