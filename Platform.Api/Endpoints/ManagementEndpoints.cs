@@ -34,12 +34,17 @@ public static class ManagementEndpoints
         runs.MapGet("/", ListRunsAsync).WithSummary("List runs, newest first: filter by status, function, time range; cursor paging.");
         runs.MapGet("/{runId}", GetRunAsync).WithSummary("One run with its steps, attempts and output.");
         runs.MapPost("/{runId}/cancel", CancelRunAsync).WithSummary("Cancel a run that has not finished.");
+        runs.MapPost("/{runId}/rerun", RerunAsync)
+            .WithSummary("Start a new run of the same function for the same event; with fromStepId, the steps before that step are reused, not executed again.");
         return app;
     }
 
     public sealed record SyncRequest(string? Url);
 
     public sealed record BulkCancelRequest(string? From, string? To);
+
+    /// <summary><see cref="FromStepId"/>: the hashed id of a stored step of the run (the <c>stepId</c> of its steps).</summary>
+    public sealed record RerunRequest(string? FromStepId);
 
     private static async Task<IResult> GetAppAsync(string appName, PlatformQueries q, CancellationToken ct) =>
         (IResult?)Input.Bad(appName) ?? (await q.GetAppAsync(appName, ct) is { } a ? TypedResults.Ok(a) : NotFound($"No app '{appName}'"));
@@ -170,6 +175,29 @@ public static class ManagementEndpoints
         return cancelled
             ? TypedResults.Ok(new { id = runId, status })
             : Problem(409, $"Run '{runId}' has already finished ({status}); only a run that has not finished can be cancelled");
+    }
+
+    private static async Task<IResult> RerunAsync(string runId, RerunRequest? body, RunCommands commands, CancellationToken ct)
+    {
+        if (Input.Bad(runId, body?.FromStepId) is { } bad)
+        {
+            return bad;
+        }
+
+        if (body?.FromStepId is { } step && string.IsNullOrWhiteSpace(step))
+        {
+            return Problem(400, "fromStepId: a step id of the run, or leave it out to rerun every step");
+        }
+
+        var result = await commands.RerunAsync(runId, body?.FromStepId, ct);
+        return result.Outcome switch
+        {
+            RerunOutcome.Created => TypedResults.Created($"/api/v1/runs/{result.RunId}",
+                new { id = result.RunId, rerunOf = runId, rerunFromStep = body?.FromStepId }),
+            RerunOutcome.RunNotFound => NotFound(result.Detail!),
+            RerunOutcome.FunctionArchived => Problem(409, result.Detail!),
+            _ => Problem(400, "fromStepId: " + result.Detail),
+        };
     }
 
     internal static ProblemHttpResult NotFound(string detail) => Problem(404, detail);

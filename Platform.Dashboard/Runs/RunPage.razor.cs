@@ -9,7 +9,8 @@ namespace Platform.Dashboard.Runs;
 /// <summary>
 /// <c>/runs/{runId}</c>: one run with its steps, timeline and result, refreshed every second over the circuit
 /// while it is open (a finished run no longer changes, so the refresh stops then). Cancel acts through
-/// <see cref="RunCommands"/>, the same path as the API's cancel.
+/// <see cref="RunCommands"/>, the same path as the API's cancel; so do Rerun and "Rerun from here" (a step), which
+/// then open the new run's page.
 /// </summary>
 public partial class RunPage : IAsyncDisposable
 {
@@ -18,8 +19,10 @@ public partial class RunPage : IAsyncDisposable
     private bool _live;
     private bool _confirmingCancel;
     private bool _cancelling;
+    private bool _rerunning;
     private string? _error;
     private string? _notice;
+    private string? _actionError;
     private LiveRefresh? _refresh;
 
     [Parameter]
@@ -34,10 +37,14 @@ public partial class RunPage : IAsyncDisposable
     [Inject]
     private TimeProvider Time { get; set; } = default!;
 
+    [Inject]
+    private NavigationManager Navigation { get; set; } = default!;
+
     protected override async Task OnParametersSetAsync()
     {
         _confirmingCancel = false;
         _notice = null;
+        _actionError = null;
         await Guarded.RunAsync(async () =>
         {
             _view = await LoadAsync(RunId, CancellationToken.None);
@@ -110,6 +117,31 @@ public partial class RunPage : IAsyncDisposable
         {
             _cancelling = false;
             _confirmingCancel = false;
+        }
+    }
+
+    /// <summary>Reruns this run (from <paramref name="fromStepId"/> if given) and opens the new run; a refusal stays here as a notice.</summary>
+    private async Task RerunAsync(string? fromStepId)
+    {
+        _rerunning = true;
+        try
+        {
+            var result = await Commands.RerunAsync(RunId, fromStepId, CancellationToken.None);
+            if (result.Outcome == RerunOutcome.Created)
+            {
+                Navigation.NavigateTo($"runs/{Uri.EscapeDataString(result.RunId!)}");
+                return;
+            }
+
+            _actionError = "Could not rerun: " + result.Detail;
+        }
+        catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException || Executor.Storage.PlatformDatabase.IsUnavailable(ex))
+        {
+            _actionError = "Could not rerun: " + Guarded.Describe(ex);
+        }
+        finally
+        {
+            _rerunning = false;
         }
     }
 

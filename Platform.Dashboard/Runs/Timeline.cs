@@ -32,7 +32,7 @@ public sealed record Timeline(DateTimeOffset Start, DateTimeOffset End, IReadOnl
 
         // The axis ends with the run, or now; stored times come from the database's clock, so include them too.
         var end = final ? run.EndedAt ?? now : now;
-        foreach (var s in run.Steps)
+        foreach (var s in run.Steps.Where(s => s.CopiedFrom is null))
         {
             end = Max(end, s.CompletedAt);
             end = Max(end, s.StartedAt);
@@ -71,6 +71,11 @@ public sealed record Timeline(DateTimeOffset Start, DateTimeOffset End, IReadOnl
         var previousEnd = runFrom;
         foreach (var step in run.Steps)
         {
+            if (step.CopiedFrom is not null)
+            {
+                continue; // A rerun reused it: it ran in another run, not on this run's axis.
+            }
+
             var from = step.StartedAt ?? previousEnd;
             if (step.FailedAttempts.Count > 0)
             {

@@ -371,7 +371,8 @@ public sealed class EventIngest(
                 }
             }
 
-            // 3. One run per matching function; the unique (function, event) index makes a replayed send harmless.
+            // 3. One run per matching function; the unique (function, event) index makes a replayed send harmless. It is
+            // partial (reruns are outside it), so the ON CONFLICT below names its predicate to infer it.
             var runFunctions = new List<Guid>();
             var runEvents = new List<string>();
             var runIdsToInsert = new List<string>();
@@ -453,7 +454,7 @@ public sealed class EventIngest(
                     INSERT INTO platform.runs (id, function_id, event_id, status, version, next_wake_at, dispatched_at, recoveries, wake_seq, state, created_at)
                     SELECT u.id, u.function_id, u.event_id, 'Queued', 0, now(), now(), 0, 0, @state::jsonb, now()
                       FROM unnest(@ids, @functions, @events) AS u(id, function_id, event_id)
-                    ON CONFLICT (function_id, event_id) DO NOTHING
+                    ON CONFLICT (function_id, event_id) WHERE rerun_of_run_id IS NULL DO NOTHING
                     RETURNING id
                     """, connection, tx);
                 runs.Parameters.AddWithValue("state", RunState.Start(DateTimeOffset.UnixEpoch).ToJson());

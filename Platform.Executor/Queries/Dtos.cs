@@ -26,11 +26,33 @@ public sealed record AttemptDto(int Attempt, JsonElement Error, DateTimeOffset A
 /// </summary>
 public sealed record StepDto(string StepId, string Name, string Op, string Status, int Attempts, JsonElement? Output,
     JsonElement? Error, DateTimeOffset? StartedAt, DateTimeOffset? CompletedAt, DateTimeOffset? DueAt,
-    string IdempotencyKey, IReadOnlyList<AttemptDto> FailedAttempts);
+    string IdempotencyKey, IReadOnlyList<AttemptDto> FailedAttempts)
+{
+    /// <summary>
+    /// On a rerun from a step: the run that executed this step, whose stored result the rerun copied instead of
+    /// executing it again (its times and attempts are that run's). Null for a step this run executed.
+    /// </summary>
+    public string? CopiedFrom { get; init; }
+}
 
+/// <summary>
+/// A run in full. <see cref="RerunOf"/> is the run this one reran (same function and event), and
+/// <see cref="RerunFromStep"/> the step of that run it started from (null: every step ran again);
+/// <see cref="Reruns"/> are the reruns of this run, oldest first.
+/// </summary>
 public sealed record RunDetailDto(string Id, string Status, string FunctionSlug, string FunctionName, Guid FunctionId,
     EventDto Event, JsonElement? Output, JsonElement? Error, DateTimeOffset CreatedAt, DateTimeOffset? StartedAt,
-    DateTimeOffset? EndedAt, DateTimeOffset? NextWakeAt, IReadOnlyList<StepDto> Steps, IReadOnlyList<AttemptDto> FunctionAttempts);
+    DateTimeOffset? EndedAt, DateTimeOffset? NextWakeAt, IReadOnlyList<StepDto> Steps, IReadOnlyList<AttemptDto> FunctionAttempts)
+{
+    public string? RerunOf { get; init; }
+
+    public RerunFromStepDto? RerunFromStep { get; init; }
+
+    public IReadOnlyList<string> Reruns { get; init; } = [];
+}
+
+/// <summary>The step a rerun started from: its hashed id and its name as the original run stored it.</summary>
+public sealed record RerunFromStepDto(string StepId, string? Name);
 
 public sealed record RunFilter(IReadOnlyList<string>? Statuses, string? Function, DateTimeOffset? From, DateTimeOffset? To, string? Cursor, int Limit)
 {

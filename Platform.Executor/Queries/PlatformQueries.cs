@@ -168,7 +168,10 @@ public sealed class PlatformQueries(IDbContextFactory<PlatformDbContext> context
             }
 
             stepDtos.Add(new StepDto(s.StepId, s.Name, s.Op, error is not null ? "Failed" : "Completed", s.Attempts,
-                output, error, s.StartedAt, s.CompletedAt, null, $"{runId}:{s.StepId}", Attempts(attemptsByStep[s.StepId])));
+                output, error, s.StartedAt, s.CompletedAt, null, $"{runId}:{s.StepId}", Attempts(attemptsByStep[s.StepId]))
+            {
+                CopiedFrom = s.CopiedFromRunId,
+            });
         }
 
         if (!Enum.TryParse<RunStatus>(run.Status, out var runStatus) || !runStatus.IsFinal())
@@ -191,8 +194,23 @@ public sealed class PlatformQueries(IDbContextFactory<PlatformDbContext> context
         var known = stepDtos.Select(s => s.StepId).ToHashSet();
         var functionAttempts = Attempts(attempts.Where(a => !known.Contains(a.StepId)));
 
+        RerunFromStepDto? rerunFrom = null;
+        if (run.RerunOfRunId is { } of && run.RerunFromStepId is { } fromStep)
+        {
+            var name = await db.Steps.AsNoTracking().Where(s => s.RunId == of && s.StepId == fromStep)
+                .Select(s => s.Name).FirstOrDefaultAsync(cancellationToken);
+            rerunFrom = new RerunFromStepDto(fromStep, name);
+        }
+
+        var reruns = await db.Runs.AsNoTracking().Where(r => r.RerunOfRunId == runId).OrderBy(r => r.Id).Select(r => r.Id).ToListAsync(cancellationToken);
+
         return new RunDetailDto(run.Id, run.Status, function.Slug, function.Name, function.Id, ToDto(ev),
-            Parse(run.Output), Parse(run.Error), run.CreatedAt, run.StartedAt, run.EndedAt, run.NextWakeAt, stepDtos, functionAttempts);
+            Parse(run.Output), Parse(run.Error), run.CreatedAt, run.StartedAt, run.EndedAt, run.NextWakeAt, stepDtos, functionAttempts)
+        {
+            RerunOf = run.RerunOfRunId,
+            RerunFromStep = rerunFrom,
+            Reruns = reruns,
+        };
     }
 
     private static IQueryable<RunRecord> OfFunction(PlatformDbContext db, string? function, string? app)

@@ -69,8 +69,12 @@ public sealed class RunRecord
 {
     public required string Id { get; set; }
     public Guid FunctionId { get; set; }
-    /// <summary>Our id of the triggering event; unique with <see cref="FunctionId"/>.</summary>
+    /// <summary>Our id of the triggering event; unique with <see cref="FunctionId"/> among runs that are not reruns.</summary>
     public required string EventId { get; set; }
+    /// <summary>Set on a rerun: the run it reran (same function, same event).</summary>
+    public string? RerunOfRunId { get; set; }
+    /// <summary>Set on a rerun from a step: the step of <see cref="RerunOfRunId"/> it started from (the steps before it were copied).</summary>
+    public string? RerunFromStepId { get; set; }
     public required string Status { get; set; }
     /// <summary>Fencing token: bumped by every claim and every commit.</summary>
     public long Version { get; set; }
@@ -113,6 +117,8 @@ public sealed class StepRecord
     public int Attempts { get; set; }
     public DateTimeOffset? StartedAt { get; set; }
     public DateTimeOffset CompletedAt { get; set; }
+    /// <summary>Set on a step a rerun copied instead of executing: the run that executed it.</summary>
+    public string? CopiedFromRunId { get; set; }
 }
 
 /// <summary>One failed attempt of a step or of a function call, kept for the run's history.</summary>

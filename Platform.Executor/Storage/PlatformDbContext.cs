@@ -63,8 +63,11 @@ public sealed class PlatformDbContext(DbContextOptions<PlatformDbContext> option
             e.Property(x => x.Output).HasColumnType("jsonb");
             e.Property(x => x.Error).HasColumnType("jsonb");
             e.Property(x => x.Version).IsConcurrencyToken();
-            // One run per (function, event): the run-level dedupe of invariant 2.
-            e.HasIndex(x => new { x.FunctionId, x.EventId }).IsUnique();
+            // One run per (function, event): the run-level dedupe of invariant 2. Reruns (a new run of the same
+            // event, asked for explicitly) are outside it; ingest's ON CONFLICT names the same predicate.
+            e.HasIndex(x => new { x.FunctionId, x.EventId }).IsUnique().HasFilter("rerun_of_run_id IS NULL");
+            e.HasIndex(x => x.RerunOfRunId).HasFilter("rerun_of_run_id IS NOT NULL");
+            e.HasOne<RunRecord>().WithMany().HasForeignKey(x => x.RerunOfRunId).OnDelete(DeleteBehavior.Restrict);
             e.HasIndex(x => x.EventId);
             e.HasIndex(x => new { x.FunctionId, x.Id });
             e.HasIndex(x => new { x.Status, x.Id });

@@ -399,6 +399,14 @@ namespace Platform.Executor.Storage.Migrations
                         .HasColumnType("integer")
                         .HasColumnName("recoveries");
 
+                    b.Property<string>("RerunFromStepId")
+                        .HasColumnType("text")
+                        .HasColumnName("rerun_from_step_id");
+
+                    b.Property<string>("RerunOfRunId")
+                        .HasColumnType("text")
+                        .HasColumnName("rerun_of_run_id");
+
                     b.Property<DateTimeOffset?>("StartedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("started_at");
@@ -432,9 +440,14 @@ namespace Platform.Executor.Storage.Migrations
                         .HasDatabaseName("ix_runs_movable")
                         .HasFilter("status IN ('Queued','Running','Sleeping','Waiting')");
 
+                    b.HasIndex("RerunOfRunId")
+                        .HasDatabaseName("ix_runs_rerun_of_run_id")
+                        .HasFilter("rerun_of_run_id IS NOT NULL");
+
                     b.HasIndex("FunctionId", "EventId")
                         .IsUnique()
-                        .HasDatabaseName("ix_runs_function_id_event_id");
+                        .HasDatabaseName("ix_runs_function_id_event_id")
+                        .HasFilter("rerun_of_run_id IS NULL");
 
                     b.HasIndex("FunctionId", "Id")
                         .HasDatabaseName("ix_runs_function_id_id");
@@ -462,6 +475,10 @@ namespace Platform.Executor.Storage.Migrations
                     b.Property<DateTimeOffset>("CompletedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("completed_at");
+
+                    b.Property<string>("CopiedFromRunId")
+                        .HasColumnType("text")
+                        .HasColumnName("copied_from_run_id");
 
                     b.Property<string>("DisplayName")
                         .HasColumnType("text")
@@ -621,6 +638,12 @@ namespace Platform.Executor.Storage.Migrations
                         .OnDelete(DeleteBehavior.Restrict)
                         .IsRequired()
                         .HasConstraintName("fk_runs_functions_function_id");
+
+                    b.HasOne("Platform.Executor.Storage.RunRecord", null)
+                        .WithMany()
+                        .HasForeignKey("RerunOfRunId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .HasConstraintName("fk_runs_runs_rerun_of_run_id");
                 });
 
             modelBuilder.Entity("Platform.Executor.Storage.StepRecord", b =>

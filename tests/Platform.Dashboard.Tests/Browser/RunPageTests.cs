@@ -1,3 +1,6 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 using Platform.Dashboard.Tests.Infrastructure;
 using static Microsoft.Playwright.Assertions;
@@ -94,5 +97,56 @@ public sealed class RunPageTests(DashboardFixture fixture)
         await Expect(page.Locator("[data-action='cancel']")).ToHaveCountAsync(0);
         Assert.Equal("Cancelled", await fixture.RunStatusAsync(runId));
         Assert.True(await page.EvaluateAsync<bool>("() => window.__sameDocument === true"), "the page was reloaded");
+    }
+
+    [Fact]
+    public async Task RunPage_RerunFromSecondStep_OpensTheNewRunWhichCompletesWithTheFirstStepReused()
+    {
+        var original = await fixture.RunOfEventAsync(await fixture.SendEventAsync("shop/order.placed", new { orderId = "ord-5150", sku = "SKU-3003", amount = 12, customerId = "cus_2" }));
+        await fixture.WaitForRunStatusAsync(original, "Completed");
+
+        var page = await fixture.NewPageAsync();
+        await page.GotoAsync($"/runs/{original}");
+        await Expect(page.Locator("[data-live='on']")).ToBeVisibleAsync();
+        await Expect(page.Locator("[data-action='rerun-from']")).ToHaveCountAsync(2); // one per stored step
+
+        await page.Locator("li.step[data-step='charge-card'] [data-action='rerun-from']").ClickAsync();
+
+        // The new run's page, linking back to the original and the step it started from.
+        await Expect(page).ToHaveURLAsync(new Regex("/runs/(?!" + original + ")[0-9A-Z]{26}$"));
+        var rerun = page.Url[(page.Url.LastIndexOf('/') + 1)..];
+        Assert.NotEqual(original, rerun);
+        await Expect(page.Locator("[data-run-id]")).ToHaveAttributeAsync("data-run-id", rerun);
+        await Expect(page.Locator("[data-field='rerun-of']")).ToContainTextAsync($"Rerun of {original} from step charge-card");
+        await Expect(page.Locator("[data-field='status'] [data-status]")).ToHaveAttributeAsync("data-status", "Completed");
+        var reserve = page.Locator("li.step[data-step='reserve-stock']");
+        await Expect(reserve.Locator($"[data-copied-from='{original}']")).ToContainTextAsync("reused from");
+        await Expect(reserve.Locator("pre.json")).ToContainTextAsync("\"reserved\": true");
+        var charge = page.Locator("li.step[data-step='charge-card']");
+        await Expect(charge).ToHaveAttributeAsync("data-step-status", "Completed");
+        await Expect(charge.Locator("[data-copied-from]")).ToHaveCountAsync(0);
+        await Expect(charge.Locator("pre.json")).ToContainTextAsync("\"chargeId\": \"ch_ord-5150\"");
+        await Expect(page.Locator(".result pre.json")).ToContainTextAsync("\"status\": \"paid\"");
+        await Expect(page.Locator(".timeline [data-bar]")).ToHaveCountAsync(2); // the run and the one step it executed
+        await DashboardFixture.ScreenshotAsync(page, "run-rerun");
+
+        // Not executed again: the rerun holds the original's row of reserve-stock (same completion, before the rerun existed).
+        var first = await fixture.Platform.Http.GetFromJsonAsync<JsonElement>($"/api/v1/runs/{original}");
+        var second = await fixture.Platform.Http.GetFromJsonAsync<JsonElement>($"/api/v1/runs/{rerun}");
+        var before = first.GetProperty("steps")[0].GetProperty("completedAt").GetDateTimeOffset();
+        Assert.Equal(before, second.GetProperty("steps")[0].GetProperty("completedAt").GetDateTimeOffset());
+        Assert.True(before < second.GetProperty("createdAt").GetDateTimeOffset());
+        Assert.True(second.GetProperty("steps")[1].GetProperty("startedAt").GetDateTimeOffset() > second.GetProperty("createdAt").GetDateTimeOffset());
+
+        // Back to the original: it lists its rerun; a plain Rerun runs every step again.
+        await page.Locator("[data-field='rerun-of'] a").ClickAsync();
+        await Expect(page.Locator($"[data-field='reruns'] a[href='runs/{rerun}']")).ToBeVisibleAsync();
+        await Expect(page.Locator("[data-live='on']")).ToBeVisibleAsync();
+        await page.Locator("[data-action='rerun']").ClickAsync();
+        await Expect(page).ToHaveURLAsync(new Regex("/runs/(?!" + original + ")(?!" + rerun + ")[0-9A-Z]{26}$"));
+        await Expect(page.Locator("[data-field='rerun-of']")).ToContainTextAsync("every step ran again");
+        await Expect(page.Locator("[data-field='status'] [data-status]")).ToHaveAttributeAsync("data-status", "Completed");
+        await Expect(page.Locator("li.step")).ToHaveCountAsync(2);
+        await Expect(page.Locator("li.step [data-copied-from]")).ToHaveCountAsync(0);
     }
 }

@@ -83,6 +83,23 @@ public sealed class TimelineTests
         Assert.All(timeline.Bars, b => Assert.InRange(b.Left + b.Width, 0, 100.000001));
     }
 
+    [Fact]
+    public void Build_RerunWithCopiedSteps_DrawsOnlyTheStepsThisRunExecuted()
+    {
+        // A rerun from step c: a and b are the original's (times from an hour before), c ran in this run.
+        var run = Run("Completed", ended: At(1000),
+            Step("a", "Completed", started: At(-3_600_000), completed: At(-3_599_000)) with { CopiedFrom = "01JORIGINAL" },
+            Step("b", "Completed", started: At(-3_599_000), completed: At(-3_598_000)) with { CopiedFrom = "01JORIGINAL" },
+            Step("c", "Completed", started: At(500), completed: At(1000)));
+
+        var timeline = Timeline.Build(run, now: At(1000));
+
+        Assert.Equal(["run", "c"], timeline.Bars.Select(b => b.Key));
+        Assert.Equal((s_t0, At(1000)), (timeline.Start, timeline.End));
+        Assert.Equal(50, timeline.Bars[1].Left, 6);
+        Assert.Equal(50, timeline.Bars[1].Width, 6);
+    }
+
     private static DateTimeOffset At(int ms) => s_t0.AddMilliseconds(ms);
 
     private static StepDto Step(string name, string status, DateTimeOffset? started, DateTimeOffset? completed, DateTimeOffset? due = null,
