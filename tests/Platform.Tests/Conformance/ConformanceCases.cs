@@ -168,6 +168,18 @@ public abstract class ConformanceCases(ConformanceFixture fixture, ITestOutputHe
         Assert.True(Duration(run) >= TimeSpan.FromSeconds(1), $"the 1 s wait ended after {Duration(run).TotalMilliseconds:0} ms");
     }
 
+    [Fact]
+    public async Task WaitForEvent_MatchingEventSentBeforeTheWait_IsNotSeen()
+    {
+        // Only events received after the wait began count: an approval sent before the run exists must not resume it.
+        var id = Fresh();
+        await fixture.SendAsync("test/approve", new { id, by = "early" }, $"approve-early-{id}");
+        var run = await fixture.RunToEndAsync("waiter", "test/waiter", new { id, timeout = "1s" });
+
+        Assert.Equal("Completed", Status(run));
+        JsonAssert.Equal("""{"approved":false,"by":null}""", run.GetProperty("output"));
+    }
+
     // ---- step.invoke ----
 
     /// <summary>The invokee run started by an invoker run that passed it <paramref name="tag"/>.</summary>
