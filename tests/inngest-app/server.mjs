@@ -7,8 +7,8 @@
 //   APP_ID               Inngest app id, prefix of every function slug (default "node-app")
 //   EXEC_LOG             optional path of a JSON-lines file; one line is appended each
 //                        time user code inside a step body actually executes
-//   PARITY_FUNCTIONS     "1" also serves the functions of the parity tests (invoke,
-//                        onFailure, cancelOn, ...); without it the app serves the 8 base ones
+//   CONFORMANCE_FUNCTIONS "1" also serves the functions of the conformance suite (invoke,
+//                        onFailure, cancelOn, sendEvent, ...); without it the app serves the 8 base ones
 //   PARITY_CRON          "1" serves only "ticker", a cron function firing every 2 s (its
 //                        own app, so the other tests do not get its runs)
 //   INNGEST_DEV, INNGEST_BASE_URL, INNGEST_SIGNING_KEY, INNGEST_EVENT_KEY, ...
@@ -19,7 +19,7 @@
 
 import { appendFileSync } from "node:fs";
 import http from "node:http";
-import { Inngest, NonRetriableError, referenceFunction } from "inngest";
+import { Inngest, NonRetriableError, RetryAfterError, referenceFunction } from "inngest";
 import { serve } from "inngest/node";
 
 const PORT = Number.parseInt(process.env.PORT ?? "3939", 10);
@@ -47,7 +47,7 @@ const inngest = new Inngest({
 /** Append one JSON line to EXEC_LOG (synchronously, so it is on disk before the SDK answers). */
 function logExec(fn, step, ctx) {
   if (!EXEC_LOG) return;
-  const line = JSON.stringify({ fn, step, runId: ctx.runId, attempt: ctx.attempt });
+  const line = JSON.stringify({ fn, step, runId: ctx.runId, attempt: ctx.attempt, at: new Date().toISOString() });
   appendFileSync(EXEC_LOG, line + "\n");
 }
 
@@ -129,13 +129,14 @@ const flaky = inngest.createFunction(
   },
 );
 
-// 5. waiter (no step body: nothing is written to EXEC_LOG)
+// 5. waiter (no step body: nothing is written to EXEC_LOG); event.data.timeout
+// overrides the 3 s timeout.
 const waiter = inngest.createFunction(
   { id: "waiter", triggers: [{ event: "test/waiter" }] },
-  async ({ step }) => {
+  async ({ event, step }) => {
     const evt = await step.waitForEvent("wait-approve", {
       event: "test/approve",
-      timeout: "3s",
+      timeout: event.data.timeout ?? "3s",
       if: "async.data.id == event.data.id",
     });
     return { approved: evt !== null, by: evt?.data?.by ?? null };
@@ -195,7 +196,7 @@ const crashy = inngest.createFunction(
   },
 );
 
-// ---- Parity functions (served with PARITY_FUNCTIONS=1) ----
+// ---- Conformance functions (served with CONFORMANCE_FUNCTIONS=1) ----
 
 // invokee: doubles event.data.n in a step; fails for good when event.data.fail;
 // sleeps event.data.sleep first when given (to outlive an invoker's timeout).
@@ -226,7 +227,7 @@ const invoker = inngest.createFunction(
     try {
       const result = await step.invoke("call-invokee", {
         function: target,
-        data: { n: event.data.n, fail: event.data.fail, sleep: event.data.sleep },
+        data: { n: event.data.n, fail: event.data.fail, sleep: event.data.sleep, tag: event.data.tag },
         timeout: event.data.timeout,
       });
       return { result };
@@ -308,7 +309,103 @@ const idempotent = inngest.createFunction(
   },
 );
 
-const parityFunctions = [invokee, invoker, doomed, cancellable, idempotent];
+// sleep-until: a step, step.sleepUntil(event.data.until), a step.
+const sleepUntil = inngest.createFunction(
+  { id: "sleep-until", triggers: [{ event: "test/sleep-until" }] },
+  async ({ event, step, runId, attempt }) => {
+    const ctx = { runId, attempt };
+    await step.run("before", () => {
+      logExec("sleep-until", "before", ctx);
+      return "before";
+    });
+    await step.sleepUntil("until", event.data.until);
+    await step.run("after", () => {
+      logExec("sleep-until", "after", ctx);
+      return "after";
+    });
+    return { until: event.data.until };
+  },
+);
+
+// no-retry: retries 3, but the step throws NonRetriableError: one attempt, the run fails.
+const noRetry = inngest.createFunction(
+  { id: "no-retry", retries: 3, triggers: [{ event: "test/no-retry" }] },
+  async ({ step, runId, attempt }) => {
+    const ctx = { runId, attempt };
+    await step.run("refuse", () => {
+      logExec("no-retry", "refuse", ctx);
+      throw new NonRetriableError("not worth retrying");
+    });
+    return { unreachable: true };
+  },
+);
+
+// retry-after: the step throws RetryAfterError("2s") on attempt 0 and succeeds on attempt 1.
+const retryAfter = inngest.createFunction(
+  { id: "retry-after", retries: 2, triggers: [{ event: "test/retry-after" }] },
+  async ({ step, runId, attempt }) => {
+    const ctx = { runId, attempt };
+    const result = await step.run("throttled", () => {
+      logExec("retry-after", "throttled", ctx);
+      if (attempt === 0) {
+        throw new RetryAfterError("come back later", "2s");
+      }
+      return { attempt };
+    });
+    return { result };
+  },
+);
+
+// sender: step.sendEvent of test/sent with the trigger's tag; returns the event ids.
+const sender = inngest.createFunction(
+  { id: "sender", triggers: [{ event: "test/sender" }] },
+  async ({ event, step }) => {
+    const sent = await step.sendEvent("send-it", { name: "test/sent", data: { tag: event.data.tag } });
+    return { ids: sent.ids };
+  },
+);
+
+// receiver: started by the event sender sends.
+const receiver = inngest.createFunction(
+  { id: "receiver", triggers: [{ event: "test/sent" }] },
+  async ({ event, step, runId, attempt }) => {
+    const ctx = { runId, attempt };
+    const tag = await step.run("receive", () => {
+      logExec("receiver", "receive", ctx);
+      return event.data.tag;
+    });
+    return { tag };
+  },
+);
+
+// big-spender: an event trigger with a CEL expression (`if`, sent as `expression`); only amounts
+// over 100 start a run.
+const bigSpender = inngest.createFunction(
+  { id: "big-spender", triggers: [{ event: "test/purchase", if: "event.data.amount > 100" }] },
+  async ({ event, step, runId, attempt }) => {
+    const ctx = { runId, attempt };
+    const amount = await step.run("record", () => {
+      logExec("big-spender", "record", ctx);
+      return event.data.amount;
+    });
+    return { amount };
+  },
+);
+
+// two-triggers: started by either of two events.
+const twoTriggers = inngest.createFunction(
+  { id: "two-triggers", triggers: [{ event: "test/multi.a" }, { event: "test/multi.b" }] },
+  async ({ event, step, runId, attempt }) => {
+    const ctx = { runId, attempt };
+    const name = await step.run("which", () => {
+      logExec("two-triggers", "which", ctx);
+      return event.name;
+    });
+    return { name, tag: event.data.tag };
+  },
+);
+
+const conformanceFunctions = [invokee, invoker, doomed, cancellable, idempotent, sleepUntil, noRetry, retryAfter, sender, receiver, bigSpender, twoTriggers];
 
 // ticker: a cron every 2 seconds (six fields: seconds first), Paris time.
 const ticker = inngest.createFunction(
@@ -329,7 +426,7 @@ const handler = serve({
   client: inngest,
   functions: process.env.PARITY_CRON === "1"
     ? [ticker]
-    : [...baseFunctions, ...(process.env.PARITY_FUNCTIONS === "1" ? parityFunctions : [])],
+    : [...baseFunctions, ...(process.env.CONFORMANCE_FUNCTIONS === "1" ? conformanceFunctions : [])],
   servePath: SERVE_PATH,
 });
 

@@ -32,7 +32,7 @@ public sealed class InngestNodeApp : IDisposable
     /// Starts <c>node server.mjs</c> on a free port with <c>INNGEST_BASE_URL</c> = <paramref name="platformBaseUrl"/>
     /// and waits for its <c>READY &lt;port&gt;</c> line. Installs the npm modules first if they are missing, and
     /// fails with a clear message when Node or npm are. <paramref name="extraEnvironment"/> adds variables (such as
-    /// <c>PARITY_FUNCTIONS=1</c>, which serves the functions of the parity tests too).
+    /// <c>CONFORMANCE_FUNCTIONS=1</c>, which serves the functions of the conformance suite too).
     /// </summary>
     public static async Task<InngestNodeApp> StartAsync(string platformBaseUrl, string execLogPath, IReadOnlyDictionary<string, string>? extraEnvironment = null)
     {
@@ -172,8 +172,8 @@ public sealed class InngestNodeApp : IDisposable
     }
 }
 
-/// <summary>One line of the app's EXEC_LOG: a step body of function <see cref="Fn"/> ran.</summary>
-public sealed record ExecEntry(string Fn, string Step, string RunId, int Attempt)
+/// <summary>One line of the app's EXEC_LOG: a step body of function <see cref="Fn"/> ran (at <see cref="At"/>, the app's clock).</summary>
+public sealed record ExecEntry(string Fn, string Step, string RunId, int Attempt, DateTimeOffset? At = null)
 {
     public static IReadOnlyList<ExecEntry> Read(string path)
     {
@@ -196,7 +196,8 @@ public sealed record ExecEntry(string Fn, string Step, string RunId, int Attempt
                 e.GetProperty("fn").GetString()!,
                 e.GetProperty("step").GetString()!,
                 e.GetProperty("runId").GetString()!,
-                e.GetProperty("attempt").GetInt32()));
+                e.GetProperty("attempt").GetInt32(),
+                e.TryGetProperty("at", out var at) ? at.GetDateTimeOffset() : null));
         }
 
         return entries;
