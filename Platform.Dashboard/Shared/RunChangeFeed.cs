@@ -35,7 +35,7 @@ public sealed class RunChangeFeed
     }
 
     /// <summary>Runs changed (a notification, or a reconnect after which changes may have been missed).</summary>
-    internal void Publish(bool notification)
+    public void Publish(bool notification)
     {
         if (notification)
         {
@@ -49,7 +49,7 @@ public sealed class RunChangeFeed
     }
 
     /// <summary>The listener came up (with its backend pid) or went down (null); subscribers are told either way.</summary>
-    internal void SetListening(int? processId)
+    public void SetListening(int? processId)
     {
         ListenerProcessId = processId;
         _live = processId is not null;

@@ -17,7 +17,7 @@ public sealed partial class PlatformQueries
     public const long CountCap = 10_000;
 
     /// <summary>A search reads at most this many runs per page (see <see cref="RunFilter.Search"/>).</summary>
-    public const int SearchBudget = 10_000;
+    public const int SearchBudget = 5_000;
 
     private static readonly byte[] s_noEntropy = new byte[10];
 
@@ -54,9 +54,10 @@ public sealed partial class PlatformQueries
         }
 
         // The newest runs under the other filters, at most the budget, then the text test on those only: the cost
-        // of a page is bounded whatever the table holds (a trigram index would make every ingest pay instead).
+        // of a page is bounded whatever the table holds (a trigram index would make every ingest pay instead). The
+        // events are looked up one by one (LATERAL … LIMIT 1): a join would let the planner hash the whole table.
         command.Parameters.AddWithValue("budget", SearchBudget);
-        command.Parameters.AddWithValue("needle", search.ToLowerInvariant());
+        command.Parameters.AddWithValue("pattern", "%" + EscapeLike(search) + "%");
         command.CommandText = $"""
             WITH scanned AS MATERIALIZED (
                 SELECT r.id, r.status, r.function_id, r.event_id, r.output, r.created_at, r.started_at, r.ended_at
@@ -66,9 +67,9 @@ public sealed partial class PlatformQueries
               FROM reach LEFT JOIN LATERAL (
                 SELECT s.id, s.status, f.slug, f.name, e.id AS event_id, e.name AS event_name, s.created_at, s.started_at, s.ended_at
                   FROM scanned s
-                  JOIN platform.events e ON e.id = s.event_id
-                  JOIN platform.functions f ON f.id = s.function_id
-                 WHERE strpos(lower(e.data::text), @needle) > 0 OR strpos(lower(s.output::text), @needle) > 0
+                  CROSS JOIN LATERAL (SELECT e.id, e.name, e.data FROM platform.events e WHERE e.id = s.event_id LIMIT 1) e
+                  CROSS JOIN LATERAL (SELECT f.slug, f.name FROM platform.functions f WHERE f.id = s.function_id LIMIT 1) f
+                 WHERE e.data::text ILIKE @pattern OR s.output::text ILIKE @pattern
                  ORDER BY s.id DESC LIMIT @take) m ON true
              ORDER BY m.id DESC
             """;
@@ -306,6 +307,10 @@ public sealed partial class PlatformQueries
 
         return conditions.Count == 0 ? "" : "WHERE " + string.Join(" AND ", conditions);
     }
+
+    /// <summary>The text as a literal inside a LIKE pattern: <c>\</c>, <c>%</c> and <c>_</c> escaped.</summary>
+    private static string EscapeLike(string text) =>
+        text.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal);
 
     private static async Task<List<RunSummaryDto>> ReadSummariesAsync(NpgsqlCommand command, int offset, CancellationToken cancellationToken)
     {
