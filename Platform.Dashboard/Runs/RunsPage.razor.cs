@@ -114,10 +114,12 @@ public partial class RunsPage : IAsyncDisposable
 
     private async Task<RunsView> LoadAsync(RunsQuery query, CancellationToken cancellationToken)
     {
+        // Two connections at once: the page waits for the slower read, not for both.
         var filter = query.ToFilter();
-        var page = await Queries.ListRunsAsync(filter, cancellationToken);
-        var counts = await Queries.CountRunsAsync(filter, cancellationToken);
-        return RunsView.Build(query, page, counts);
+        var page = Queries.ListRunsAsync(filter, cancellationToken);
+        var counts = Queries.CountRunsAsync(filter, cancellationToken);
+        await Task.WhenAll(page, counts);
+        return RunsView.Build(query, await page, await counts);
     }
 
     public async ValueTask DisposeAsync()
