@@ -51,7 +51,13 @@ public static class DashboardBench
             var functions = await SeedAsync(database.ConnectionString, runs, now, cancellationToken);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Seeded {runs:N0} runs and events in {seed.Elapsed.TotalSeconds:0.0} s (COPY, then VACUUM ANALYZE)"));
 
-            await using var dataSource = NpgsqlDataSource.Create(database.ConnectionString);
+            // The platform's own pool settings (ExecutorServiceCollectionExtensions): auto-prepared statements run on
+            // generic plans after five executions, and the figures must include that.
+            await using var dataSource = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(database.ConnectionString)
+            {
+                MaxAutoPrepare = 64,
+                NoResetOnClose = true,
+            }.ConnectionString);
             var dbOptions = new DbContextOptionsBuilder<PlatformDbContext>().UseNpgsql(dataSource).UseSnakeCaseNamingConvention().Options;
             var queries = new PlatformQueries(new PooledDbContextFactory<PlatformDbContext>(dbOptions), new PlatformDatabase(dataSource));
             using var http = new HttpClient { BaseAddress = new Uri(platform.BaseUrl), Timeout = TimeSpan.FromSeconds(60) };
