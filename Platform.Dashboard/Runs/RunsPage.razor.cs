@@ -17,7 +17,7 @@ public partial class RunsPage : IAsyncDisposable
     internal static readonly TimeSpan RefreshPeriod = TimeSpan.FromSeconds(1);
 
     private static readonly string SearchHelp = string.Create(CultureInfo.InvariantCulture,
-        $"Case-insensitive text contained in the event's data or the run's output (JSON as stored, e.g. ord-42 or \"sku\": \"A-1\"). Each page searches at most the {PlatformQueries.SearchBudget:N0} newest runs that match the other filters; narrow with the time range to reach further back.");
+        $"Case-insensitive text contained in the event's data or the run's output (JSON as stored, e.g. ord-42 or \"sku\": \"A-1\"). Each page searches at most the {PlatformQueries.SearchBudget:N0} newest runs that match the other filters; narrow with the time range to reach further back. The status counts leave the search out.");
 
     private RunsQuery _query = RunsQuery.All;
     private RunsView? _view;

@@ -137,13 +137,16 @@ public sealed class RunsPageTests(DashboardFixture fixture)
         await page.Locator("form.filters button[type='submit']").ClickAsync();
 
         await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex($"[?&]q={wanted.ToUpperInvariant()}(&|$)"));
-        Assert.Contains($"from={Uri.EscapeDataString(from)}", page.Url, StringComparison.Ordinal);
-        Assert.Contains($"to={Uri.EscapeDataString(to)}", page.Url, StringComparison.Ordinal);
+        var url = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(new Uri(page.Url).Query);
+        Assert.True(DateTime.TryParse(url["from"], CultureInfo.InvariantCulture, out var fromInUrl), page.Url);
+        Assert.True(DateTime.TryParse(url["to"], CultureInfo.InvariantCulture, out var toInUrl), page.Url);
+        Assert.Equal((now.AddHours(-1), now.AddHours(1)), (DateTime.SpecifyKind(fromInUrl, DateTimeKind.Utc), DateTime.SpecifyKind(toInUrl, DateTimeKind.Utc)));
         await Expect(page.Locator($"tr[data-run-id='{hit}']")).ToBeVisibleAsync();
         await Expect(page.Locator($"tr[data-run-id='{miss}']")).ToHaveCountAsync(0);
         await Expect(page.Locator("tbody tr[data-run-id]")).ToHaveCountAsync(1);
         await Expect(page.Locator("input[name='q']")).ToHaveAttributeAsync("placeholder", "Text in the event's data or the run's output");
         await Expect(page.Locator("[data-search-note]")).ToContainTextAsync("newest runs that match the other filters");
+        await Expect(page.Locator("[data-live='on']")).ToBeVisibleAsync();
         await DashboardFixture.ScreenshotAsync(page, "runs-filtered", fullPage: false);
 
         // The same search in a window that ended before the runs were created finds nothing.

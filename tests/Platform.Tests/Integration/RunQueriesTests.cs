@@ -164,6 +164,23 @@ public sealed class RunQueriesTests(RunQueriesFixture fixture, ITestOutputHelper
         Assert.Equal("Error: connect ECONNREFUSED", after.LastError);
     }
 
+    [Fact]
+    public async Task RunsApi_AppAndQParameters_FilterAsTheDashboardDoes()
+    {
+        var app = await RegisterAppAsync("api", "a");
+        var t = new DateTimeOffset(2021, 8, 1, 0, 0, 0, TimeSpan.Zero);
+        var hit = await SeedAsync($"{app}-a", t, "Completed", data: """{"orderId":"api-needle"}""");
+        await SeedAsync($"{app}-a", t.AddMinutes(1), "Completed", data: """{"orderId":"other"}""");
+
+        var reply = await Api.GetAsync(_platform, $"/api/v1/runs?app={app}&q=API-NEEDLE&from=2021-07-31T00:00:00Z&to=2021-08-02T00:00:00Z");
+        var outside = await Api.GetAsync(_platform, $"/api/v1/runs?app={app}&q=api-needle&to=2021-07-31T00:00:00Z");
+
+        output.WriteLine($"{reply}; outside the range: {outside}");
+        Assert.Equal(200, reply.Code);
+        Assert.Equal([hit], reply.Json.GetProperty("items").EnumerateArray().Select(r => r.GetProperty("id").GetString()));
+        Assert.Equal(0, outside.Json.GetProperty("items").GetArrayLength());
+    }
+
     private static RunFilter Filter(string app) => new(null, null, null, null, null, 50) { App = app };
 
     private async Task<string> RegisterAppAsync(string prefix, params string[] functions)
