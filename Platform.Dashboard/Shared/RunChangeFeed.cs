@@ -9,7 +9,7 @@ namespace Platform.Dashboard.Shared;
 public sealed class RunChangeFeed
 {
     private readonly Lock _lock = new();
-    private Action[] _subscribers = [];
+    private volatile Action[] _subscribers = [];
     private volatile bool _live;
 
     /// <summary>True while the listener's connection is up and listening: changes arrive as notifications.</summary>
