@@ -16,8 +16,12 @@ public partial class RunsPage : IAsyncDisposable
     /// <summary>The run page's polling period (that page still polls).</summary>
     internal static readonly TimeSpan RefreshPeriod = TimeSpan.FromSeconds(1);
 
-    private static readonly string SearchHelp = string.Create(CultureInfo.InvariantCulture,
+    private static readonly string s_searchHelp = string.Create(CultureInfo.InvariantCulture,
         $"Case-insensitive text contained in the event's data or the run's output (JSON as stored, e.g. ord-42 or \"sku\": \"A-1\"). Each page searches at most the {PlatformQueries.SearchBudget:N0} newest runs that match the other filters; narrow with the time range to reach further back. The status counts leave the search out.");
+
+    /// <summary>Links that set <c>from</c> to this long before now (and clear <c>to</c>).</summary>
+    private static readonly (string Label, TimeSpan Span)[] s_quickRanges =
+        [("Last hour", TimeSpan.FromHours(1)), ("Last 24 h", TimeSpan.FromDays(1)), ("Last 7 days", TimeSpan.FromDays(7))];
 
     private RunsQuery _query = RunsQuery.All;
     private RunsView? _view;

@@ -127,6 +127,8 @@ public sealed class RunsPageTests(DashboardFixture fixture)
 
         var page = await fixture.NewPageAsync();
         await page.GotoAsync("/runs");
+        // The interactive render replaces the prerendered form: fill it once the page is live.
+        await Expect(page.Locator("[data-live='on']")).ToBeVisibleAsync();
         var now = DateTime.UtcNow;
         now = new DateTime(now.Year, now.Month, now.Day, now.Hour, now.Minute, 30, DateTimeKind.Utc); // seconds always written
         var from = now.AddHours(-1).ToString("yyyy-MM-ddTHH:mm:ss", CultureInfo.InvariantCulture);
@@ -138,6 +140,7 @@ public sealed class RunsPageTests(DashboardFixture fixture)
 
         await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex($"[?&]q={wanted.ToUpperInvariant()}(&|$)"));
         var url = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(new Uri(page.Url).Query);
+        Assert.Equal(["from", "to", "q"], url.Keys); // the empty function and app fields stay out of the address
         Assert.True(DateTime.TryParse(url["from"], CultureInfo.InvariantCulture, out var fromInUrl), page.Url);
         Assert.True(DateTime.TryParse(url["to"], CultureInfo.InvariantCulture, out var toInUrl), page.Url);
         Assert.Equal((now.AddHours(-1), now.AddHours(1)), (DateTime.SpecifyKind(fromInUrl, DateTimeKind.Utc), DateTime.SpecifyKind(toInUrl, DateTimeKind.Utc)));
@@ -148,6 +151,11 @@ public sealed class RunsPageTests(DashboardFixture fixture)
         await Expect(page.Locator("[data-search-note]")).ToContainTextAsync("newest runs that match the other filters");
         await Expect(page.Locator("[data-live='on']")).ToBeVisibleAsync();
         await DashboardFixture.ScreenshotAsync(page, "runs-filtered", fullPage: false);
+
+        // A quick range keeps the search and replaces the window.
+        await page.Locator("a[data-range='Last hour']").ClickAsync();
+        await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex($@"runs\?from=[^&]+&q={wanted.ToUpperInvariant()}$"));
+        await Expect(page.Locator($"tr[data-run-id='{hit}']")).ToBeVisibleAsync();
 
         // The same search in a window that ended before the runs were created finds nothing.
         var before = now.AddHours(-3).ToString("yyyy-MM-ddTHH:mm", CultureInfo.InvariantCulture);
