@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Platform.Dashboard.Shared;
 
 namespace Platform.Dashboard;
 
@@ -15,6 +16,11 @@ public static class DashboardExtensions
     {
         services.AddRazorComponents().AddInteractiveServerComponents();
         services.TryAddSingleton<DashboardMarker>();
+        // Live pages: one LISTEN connection per process, fanned out to every open page.
+        services.AddOptions<LiveOptions>().BindConfiguration(LiveOptions.Section);
+        services.TryAddSingleton<RunChangeFeed>();
+        services.AddSingleton<RunChangeListener>();
+        services.AddHostedService(sp => sp.GetRequiredService<RunChangeListener>());
         return services;
     }
 

@@ -31,7 +31,9 @@ public static class ManagementEndpoints
         events.MapGet("/{eventId}/runs", ListEventRunsAsync).WithSummary("The runs an event started.");
 
         var runs = api.MapGroup("/runs").WithTags("Runs");
-        runs.MapGet("/", ListRunsAsync).WithSummary("List runs, newest first: filter by status, function, time range; cursor paging.");
+        runs.MapGet("/", ListRunsAsync).WithSummary(
+            "List runs, newest first: filter by status, function, app, creation time [from, to) and q (text in the event's data or the run's output); cursor paging.")
+            .WithDescription($"q is case-insensitive and reads at most the {PlatformQueries.SearchBudget} newest runs matching the other filters per page: a page may be short with a nextCursor to search older runs.");
         runs.MapGet("/{runId}", GetRunAsync).WithSummary("One run with its steps, attempts and output.");
         runs.MapPost("/{runId}/cancel", CancelRunAsync).WithSummary("Cancel a run that has not finished.");
         runs.MapPost("/{runId}/rerun", RerunAsync)
@@ -121,9 +123,9 @@ public static class ManagementEndpoints
     }
 
     private static async Task<IResult> ListRunsAsync(
-        string? status, string? function, string? from, string? to, string? cursor, string? limit, PlatformQueries q, CancellationToken ct)
+        string? status, string? function, string? app, string? from, string? to, string? q, string? cursor, string? limit, PlatformQueries queries, CancellationToken ct)
     {
-        if (Input.Bad(status, function, from, to, cursor) is { } bad)
+        if (Input.Bad(status, function, app, from, to, q, cursor) is { } bad)
         {
             return bad;
         }
@@ -153,7 +155,12 @@ public static class ManagementEndpoints
             return problem!;
         }
 
-        return TypedResults.Ok(await q.ListRunsAsync(new RunFilter(statuses, function, fromTime, toTime, cursor, n), ct));
+        var filter = new RunFilter(statuses, function, fromTime, toTime, cursor, n)
+        {
+            App = string.IsNullOrWhiteSpace(app) ? null : app,
+            Search = string.IsNullOrWhiteSpace(q) ? null : q,
+        };
+        return TypedResults.Ok(await queries.ListRunsAsync(filter, ct));
     }
 
     private static async Task<IResult> GetRunAsync(string runId, PlatformQueries q, CancellationToken ct) =>

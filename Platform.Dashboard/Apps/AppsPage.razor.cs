@@ -6,13 +6,19 @@ using Platform.Executor.Queries;
 namespace Platform.Dashboard.Apps;
 
 /// <summary>
-/// <c>/apps</c>: registered apps with their functions. Re-sync sends <c>PUT</c> to the app's URL (protocol.md §6.1)
+/// <c>/apps</c>: registered apps with their health (last sync, last failed call against the last completed run) and
+/// their functions with the runs of the last hour and day and their failure rate. Re-sync sends <c>PUT</c> to the app's URL (protocol.md §6.1)
 /// through <see cref="AppSyncClient"/>; the app answers after it has registered again with <c>/fn/register</c>.
 /// </summary>
 public partial class AppsPage
 {
+    /// <summary>How far back (in failed attempts, all apps together) an app's last error is looked for.</summary>
+    private const int RecentAttempts = 1_000;
+
     private IReadOnlyList<AppDto> _apps = [];
     private IReadOnlyList<FunctionView> _functions = [];
+    private IReadOnlyDictionary<string, FunctionStatsDto> _stats = new Dictionary<string, FunctionStatsDto>();
+    private IReadOnlyDictionary<string, AppHealthDto> _health = new Dictionary<string, AppHealthDto>();
     private (bool Ok, string Message)? _result;
     private string? _error;
     private DateTimeOffset _now;
@@ -42,5 +48,7 @@ public partial class AppsPage
         _apps = await Queries.ListAppsAsync(CancellationToken.None);
         _functions = (await Queries.ListFunctionsAsync(null, includeArchived: false, CancellationToken.None)).Select(FunctionView.From).ToList();
         _now = Time.GetUtcNow();
+        _stats = (await Queries.FunctionStatsAsync(_now, CancellationToken.None)).ToDictionary(s => s.Slug, StringComparer.Ordinal);
+        _health = (await Queries.AppHealthAsync(RecentAttempts, CancellationToken.None)).ToDictionary(h => h.App, StringComparer.Ordinal);
     }, error => _error = error);
 }

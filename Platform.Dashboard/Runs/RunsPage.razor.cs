@@ -1,4 +1,6 @@
+using System.Globalization;
 using Microsoft.AspNetCore.Components;
+using Microsoft.Extensions.Options;
 using Platform.Dashboard.Shared;
 using Platform.Executor.Queries;
 
@@ -6,11 +8,20 @@ namespace Platform.Dashboard.Runs;
 
 /// <summary>
 /// <c>/</c> and <c>/runs</c>: the live list of runs. Prerendered on the server, then interactive over the circuit,
-/// where it re-reads the current page and the counts every second until the page is left.
+/// where it re-reads the current page and the counts when runs change (PostgreSQL notifications through
+/// <see cref="RunChangeFeed"/>, at most four times a second), or every few seconds while notifications are down.
 /// </summary>
 public partial class RunsPage : IAsyncDisposable
 {
+    /// <summary>The run page's polling period (that page still polls).</summary>
     internal static readonly TimeSpan RefreshPeriod = TimeSpan.FromSeconds(1);
+
+    private static readonly string s_searchHelp = string.Create(CultureInfo.InvariantCulture,
+        $"Case-insensitive text contained in the event's data or the run's output (JSON as stored, e.g. ord-42 or \"sku\": \"A-1\"). Each page searches at most the {PlatformQueries.SearchBudget:N0} newest runs that match the other filters; narrow with the time range to reach further back. The status counts leave the search out.");
+
+    /// <summary>Links that set <c>from</c> to this long before now (and clear <c>to</c>).</summary>
+    private static readonly (string Label, TimeSpan Span)[] s_quickRanges =
+        [("Last hour", TimeSpan.FromHours(1)), ("Last 24 h", TimeSpan.FromDays(1)), ("Last 7 days", TimeSpan.FromDays(7))];
 
     private RunsQuery _query = RunsQuery.All;
     private RunsView? _view;
@@ -27,6 +38,12 @@ public partial class RunsPage : IAsyncDisposable
     [Inject]
     private TimeProvider Time { get; set; } = default!;
 
+    [Inject]
+    private RunChangeFeed Feed { get; set; } = default!;
+
+    [Inject]
+    private IOptions<LiveOptions> Options { get; set; } = default!;
+
     [SupplyParameterFromQuery(Name = "status")]
     public string? Status { get; set; }
 
@@ -39,6 +56,15 @@ public partial class RunsPage : IAsyncDisposable
     [SupplyParameterFromQuery(Name = "cursor")]
     public string? Cursor { get; set; }
 
+    [SupplyParameterFromQuery(Name = "from")]
+    public string? From { get; set; }
+
+    [SupplyParameterFromQuery(Name = "to")]
+    public string? To { get; set; }
+
+    [SupplyParameterFromQuery(Name = "q")]
+    public string? Search { get; set; }
+
     protected override async Task OnInitializedAsync()
     {
         await Guarded.RunAsync(async () =>
@@ -50,7 +76,7 @@ public partial class RunsPage : IAsyncDisposable
 
     protected override async Task OnParametersSetAsync()
     {
-        _query = RunsQuery.Parse(Status, Function, App, Cursor);
+        _query = RunsQuery.Parse(Status, Function, App, Cursor, From, To, Search);
         await Guarded.RunAsync(async () =>
         {
             _view = await LoadAsync(_query, CancellationToken.None);
@@ -64,7 +90,7 @@ public partial class RunsPage : IAsyncDisposable
         if (firstRender && RendererInfo.IsInteractive)
         {
             _live = true;
-            _refresh = LiveRefresh.Start(RefreshPeriod, Time, RefreshAsync, ex => InvokeAsync(() =>
+            _refresh = LiveRefresh.Follow(Feed, Options.Value, Time, RefreshAsync, ex => InvokeAsync(() =>
             {
                 _error = Guarded.Describe(ex);
                 StateHasChanged();
@@ -92,9 +118,12 @@ public partial class RunsPage : IAsyncDisposable
 
     private async Task<RunsView> LoadAsync(RunsQuery query, CancellationToken cancellationToken)
     {
-        var page = await Queries.ListRunsAsync(query.ToFilter(), cancellationToken);
-        var counts = await Queries.CountRunsByStatusAsync(query.Function, query.App, cancellationToken);
-        return RunsView.Build(query, page, counts);
+        // Two connections at once: the page waits for the slower read, not for both.
+        var filter = query.ToFilter();
+        var page = Queries.ListRunsAsync(filter, cancellationToken);
+        var counts = Queries.CountRunsAsync(filter, cancellationToken);
+        await Task.WhenAll(page, counts);
+        return RunsView.Build(query, await page, await counts);
     }
 
     public async ValueTask DisposeAsync()

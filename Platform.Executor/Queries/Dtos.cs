@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Platform.Executor.Runs;
 
 namespace Platform.Executor.Queries;
 
@@ -58,4 +59,41 @@ public sealed record RunFilter(IReadOnlyList<string>? Statuses, string? Function
 {
     /// <summary>Only runs of this app's functions (the app's id, its <c>appName</c>).</summary>
     public string? App { get; init; }
+
+    /// <summary>
+    /// Text the run's event data or its output contains (case-insensitive). A search reads at most
+    /// <see cref="PlatformQueries.SearchBudget"/> runs (those matching the other filters, newest first) per page.
+    /// </summary>
+    public string? Search { get; init; }
+}
+
+/// <summary>
+/// Runs per status under a filter, each counted up to <see cref="Cap"/>: a count equal to the cap means "at least".
+/// <see cref="All"/> is counted the same way (not summed), so it is exact below the cap too.
+/// </summary>
+public sealed record RunCounts(IReadOnlyDictionary<RunStatus, long> ByStatus, long All, long Cap)
+{
+    public bool IsCapped(long count) => count >= Cap;
+}
+
+/// <summary>Runs of a function created in the last hour and the last day, by status.</summary>
+public sealed record FunctionStatsDto(string Slug, RunWindowDto LastHour, RunWindowDto LastDay);
+
+/// <summary>
+/// Runs created in a window: all, finished (Completed, Failed, Cancelled) and failed. <see cref="FailureRate"/> is
+/// failed / finished, null while none finished.
+/// </summary>
+public sealed record RunWindowDto(long Runs, long Finished, long Failed)
+{
+    public double? FailureRate => Finished == 0 ? null : (double)Failed / Finished;
+}
+
+/// <summary>
+/// What the store knows about an app's health: its last sync, and its last failed call (the newest failed attempt of
+/// its functions among the platform's recent attempts) against its last run that completed.
+/// </summary>
+public sealed record AppHealthDto(string App, DateTimeOffset SyncedAt, DateTimeOffset? LastErrorAt, string? LastError, DateTimeOffset? LastCompletedAt)
+{
+    /// <summary>True when the app's latest known call failed: an error newer than its last completed run.</summary>
+    public bool Failing => LastErrorAt is { } e && (LastCompletedAt is not { } c || e > c);
 }

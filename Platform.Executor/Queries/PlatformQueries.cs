@@ -7,7 +7,7 @@ using Platform.Executor.Storage;
 namespace Platform.Executor.Queries;
 
 /// <summary>The read side shared by the REST API and the dashboard.</summary>
-public sealed class PlatformQueries(IDbContextFactory<PlatformDbContext> contexts)
+public sealed partial class PlatformQueries(IDbContextFactory<PlatformDbContext> contexts, PlatformDatabase database)
 {
     public const int MaxPageSize = 200;
 
@@ -80,56 +80,6 @@ public sealed class PlatformQueries(IDbContextFactory<PlatformDbContext> context
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         return await Summaries(db, db.Runs.AsNoTracking().Where(r => r.EventId == eventId).OrderByDescending(r => r.Id).Take(MaxPageSize))
             .ToListAsync(cancellationToken);
-    }
-
-    public async Task<Page<RunSummaryDto>> ListRunsAsync(RunFilter filter, CancellationToken cancellationToken)
-    {
-        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
-        var runs = OfFunction(db, filter.Function, filter.App);
-        if (filter.Statuses is { Count: > 0 } statuses)
-        {
-            runs = runs.Where(r => statuses.Contains(r.Status));
-        }
-
-        if (filter.From is { } from)
-        {
-            runs = runs.Where(r => r.CreatedAt >= from);
-        }
-
-        if (filter.To is { } to)
-        {
-            runs = runs.Where(r => r.CreatedAt < to);
-        }
-
-        if (filter.Cursor is { } cursor)
-        {
-            runs = runs.Where(r => string.Compare(r.Id, cursor) < 0);
-        }
-
-        var rows = await Summaries(db, runs.OrderByDescending(r => r.Id).Take(filter.Limit + 1)).ToListAsync(cancellationToken);
-        return PageOf(rows.Take(filter.Limit).ToList(), rows.Count > filter.Limit, r => r.Id);
-    }
-
-    /// <summary>
-    /// Runs per status (every status present, zeros included) under the same function and app filters as
-    /// <see cref="ListRunsAsync"/>; one <c>GROUP BY</c> over the <c>(status, id)</c> index.
-    /// </summary>
-    public async Task<IReadOnlyDictionary<RunStatus, long>> CountRunsByStatusAsync(string? function, string? app, CancellationToken cancellationToken)
-    {
-        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
-        var rows = await OfFunction(db, function, app).GroupBy(r => r.Status)
-            .Select(g => new { Status = g.Key, Count = g.LongCount() })
-            .ToListAsync(cancellationToken);
-        var counts = Enum.GetValues<RunStatus>().ToDictionary(s => s, _ => 0L);
-        foreach (var row in rows)
-        {
-            if (RunStatuses.TryParse(row.Status, out var status))
-            {
-                counts[status] = row.Count;
-            }
-        }
-
-        return counts;
     }
 
     public async Task<RunDetailDto?> GetRunAsync(string runId, CancellationToken cancellationToken)
@@ -211,24 +161,6 @@ public sealed class PlatformQueries(IDbContextFactory<PlatformDbContext> context
             RerunFromStep = rerunFrom,
             Reruns = reruns,
         };
-    }
-
-    private static IQueryable<RunRecord> OfFunction(PlatformDbContext db, string? function, string? app)
-    {
-        var runs = db.Runs.AsNoTracking();
-        if (function is not null)
-        {
-            var ids = db.Functions.Where(f => f.Slug == function).Select(f => f.Id);
-            runs = runs.Where(r => ids.Contains(r.FunctionId));
-        }
-
-        if (app is not null)
-        {
-            var ids = from f in db.Functions join a in db.Apps on f.AppId equals a.Id where a.Name == app select f.Id;
-            runs = runs.Where(r => ids.Contains(r.FunctionId));
-        }
-
-        return runs;
     }
 
     private static IReadOnlyList<AttemptDto> Attempts(IEnumerable<AttemptRecord> attempts) =>

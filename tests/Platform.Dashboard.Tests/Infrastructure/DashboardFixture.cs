@@ -37,6 +37,8 @@ public sealed class DashboardFixture : IAsyncLifetime
         {
             ["Executor:RetryMaxDelay"] = "00:00:01",
             ["Executor:WorkerCount"] = "2",
+            // While notifications flow, pages re-read only on them: a change that shows up proves the notification.
+            ["Dashboard:LiveInterval"] = "00:10:00",
         });
         Shop = await ShopApp.StartAsync(Platform.BaseUrl);
         using (var sync = await Platform.Http.PostAsJsonAsync("/api/v1/apps/sync", new { url = Shop.Url }))

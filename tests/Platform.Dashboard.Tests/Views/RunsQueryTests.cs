@@ -86,7 +86,7 @@ public sealed class RunsQueryTests
         counts[RunStatus.Failed] = 2;
         var query = new RunsQuery(RunStatus.Failed, null, "shop", null);
 
-        var view = RunsView.Build(query, new Page<RunSummaryDto>([], "01JNEXT"), counts);
+        var view = RunsView.Build(query, new Page<RunSummaryDto>([], "01JNEXT"), new RunCounts(counts, 42, 1000));
 
         Assert.Equal(["All", "Queued", "Running", "Sleeping", "Waiting", "Completed", "Failed", "Cancelled"], view.Tabs.Select(t => t.Label));
         Assert.Equal(42, view.Tabs[0].Count);
@@ -103,9 +103,48 @@ public sealed class RunsQueryTests
     {
         var counts = Enum.GetValues<RunStatus>().ToDictionary(s => s, _ => 0L);
 
-        var view = RunsView.Build(new RunsQuery(null, null, null, "01JCURSOR"), new Page<RunSummaryDto>([], null), counts);
+        var view = RunsView.Build(new RunsQuery(null, null, null, "01JCURSOR"), new Page<RunSummaryDto>([], null), new RunCounts(counts, 0, 1000));
 
         Assert.Null(view.OlderHref);
         Assert.Equal("runs", view.NewestHref);
+    }
+
+    [Fact]
+    public void Build_CountsAtTheCap_ShownAsAtLeast()
+    {
+        var counts = Enum.GetValues<RunStatus>().ToDictionary(s => s, _ => 0L);
+        counts[RunStatus.Completed] = 1000;
+        counts[RunStatus.Failed] = 3;
+
+        var view = RunsView.Build(RunsQuery.All, new Page<RunSummaryDto>([], null), new RunCounts(counts, 1000, 1000));
+
+        Assert.Equal("1,000+", view.Tabs[0].CountText);
+        Assert.Equal("1,000+", view.Tabs.Single(t => t.Status == RunStatus.Completed).CountText);
+        Assert.Equal("3", view.Tabs.Single(t => t.Status == RunStatus.Failed).CountText);
+    }
+
+    [Fact]
+    public void Parse_TimeRangeAndSearch_RoundTripThroughTheUrlAsUtc()
+    {
+        var query = RunsQuery.Parse(null, null, "shop", null, "2026-11-28T09:30", "2026-11-28T12:00:00+02:00", "  ord-42 ");
+
+        Assert.Equal(new DateTimeOffset(2026, 11, 28, 9, 30, 0, TimeSpan.Zero), query.From);
+        Assert.Equal(new DateTimeOffset(2026, 11, 28, 10, 0, 0, TimeSpan.Zero), query.To);
+        Assert.Equal("ord-42", query.Search);
+        Assert.True(query.HasFilters);
+        Assert.Equal("runs?app=shop&from=2026-11-28T09%3A30&to=2026-11-28T10%3A00&q=ord-42", query.Href);
+        var filter = query.ToFilter();
+        Assert.Equal((query.From, query.To, "ord-42"), (filter.From, filter.To, filter.Search));
+        Assert.Equal(query, RunsQuery.Parse(null, null, "shop", null, "2026-11-28T09:30", "2026-11-28T10:00", "ord-42"));
+    }
+
+    [Fact]
+    public void Parse_TimeThatIsNotATime_IgnoredAndReported()
+    {
+        var query = RunsQuery.Parse(null, null, null, null, "yesterday", null, null);
+
+        Assert.Null(query.From);
+        Assert.Equal("yesterday", query.InvalidTime);
+        Assert.False(query.HasFilters);
     }
 }
