@@ -117,7 +117,8 @@ public sealed partial class PlatformQueries(IDbContextFactory<PlatformDbContext>
                 output = parsed;
             }
 
-            stepDtos.Add(new StepDto(s.StepId, s.Name, s.Op, error is not null ? "Failed" : "Completed", s.Attempts,
+            // The user's step id (displayName) names a step; the op's name is not always it ("sendEvent", a sleep's duration).
+            stepDtos.Add(new StepDto(s.StepId, s.DisplayName ?? s.Name, s.Op, error is not null ? "Failed" : "Completed", s.Attempts,
                 output, error, s.StartedAt, s.CompletedAt, null, $"{runId}:{s.StepId}", Attempts(attemptsByStep[s.StepId]))
             {
                 CopiedFrom = s.CopiedFromRunId,
@@ -129,7 +130,7 @@ public sealed partial class PlatformQueries(IDbContextFactory<PlatformDbContext>
             foreach (var item in state.Items.Where(i => i.Kind != WorkKind.Discovery && steps.All(s => s.StepId != i.StepId)))
             {
                 var status = item.Kind switch { WorkKind.Sleep => "Sleeping", WorkKind.Wait or WorkKind.Invoke => "Waiting", _ => "Running" };
-                stepDtos.Add(new StepDto(item.StepId, item.Name ?? item.StepId, item.Kind switch
+                stepDtos.Add(new StepDto(item.StepId, item.DisplayName ?? item.Name ?? item.StepId, item.Kind switch
                 {
                     WorkKind.Sleep => OpNames.Sleep,
                     WorkKind.Wait => OpNames.WaitForEvent,
@@ -148,7 +149,7 @@ public sealed partial class PlatformQueries(IDbContextFactory<PlatformDbContext>
         if (run.RerunOfRunId is { } of && run.RerunFromStepId is { } fromStep)
         {
             var name = await db.Steps.AsNoTracking().Where(s => s.RunId == of && s.StepId == fromStep)
-                .Select(s => s.Name).FirstOrDefaultAsync(cancellationToken);
+                .Select(s => s.DisplayName ?? s.Name).FirstOrDefaultAsync(cancellationToken);
             rerunFrom = new RerunFromStepDto(fromStep, name);
         }
 
