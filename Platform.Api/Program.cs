@@ -23,6 +23,10 @@ if (!keys.IsProduction && DevModeGuard.Check(builder.Configuration["urls"], buil
     return 1;
 }
 
+// SSRF guard for calls to apps (production mode only); a loopback allowlist entry without AllowLoopbackApps refuses to start.
+var networkPolicy = AppNetworkPolicy.FromConfiguration(builder.Configuration, keys);
+builder.Services.AddSingleton(networkPolicy);
+
 builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = EventEndpoints.MaxRequestBytes + 1024);
 
 var (connectionString, embedded) = await DatabaseBootstrap.ResolveAsync(builder, CancellationToken.None);
@@ -91,6 +95,17 @@ app.Lifetime.ApplicationStarted.Register(() =>
     if (keys.IsProduction)
     {
         app.Logger.LogInformation("Platform listening on {Urls}. Production mode: calls to apps are signed; events, syncs, the API and the dashboard require keys.", string.Join(", ", app.Urls));
+        if (networkPolicy.AllowsLoopback)
+        {
+            app.Logger.LogWarning(
+                "Platform:Security:AllowLoopbackApps is set: apps on this host's loopback addresses may be registered and called ({Allowlist}). "
+                + "Anyone holding the signing key can point the platform at local services; use it only for tests or a single-machine install.",
+                networkPolicy.Describe());
+        }
+        else
+        {
+            app.Logger.LogInformation("App URLs must resolve to public addresses; allowlisted: {Allowlist}", networkPolicy.Describe() is { Length: > 0 } list ? list : "(none)");
+        }
     }
     else
     {

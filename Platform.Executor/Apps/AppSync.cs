@@ -15,7 +15,7 @@ public sealed record SyncResult(int Status, bool Modified, string? Error, Guid? 
 /// <c>POST /fn/register</c> (protocol.md §6): validate the app's config, upsert the app by its id, replace its
 /// function set (functions no longer listed are archived, their runs stay readable), all in one transaction.
 /// </summary>
-public sealed class AppSync(PlatformDatabase database, FunctionRegistry registry, Expressions expressions)
+public sealed class AppSync(PlatformDatabase database, FunctionRegistry registry, Expressions expressions, Security.AppNetworkPolicy networkPolicy)
 {
     public const int MaxFunctions = 1000;
     private static readonly JsonDocumentOptions s_json = new() { MaxDepth = 64 };
@@ -91,6 +91,15 @@ public sealed class AppSync(PlatformDatabase database, FunctionRegistry registry
 
                 configs.Add(config);
                 index++;
+            }
+
+            // SSRF guard (production mode): every URL the platform will call must resolve to allowed addresses.
+            foreach (var (field, url) in configs.Select(c => ("functions", c.Url)).Prepend(("url", cleanAppUrl)).DistinctBy(u => u.Item2))
+            {
+                if (await networkPolicy.CheckAsync(url, cancellationToken) is { } blocked)
+                {
+                    return Invalid($"{field}: {url}: {blocked}");
+                }
             }
 
             var checksum = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(cleanAppUrl + "\n" + fns.GetRawText())));

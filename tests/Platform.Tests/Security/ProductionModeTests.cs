@@ -24,6 +24,10 @@ public sealed partial class ProductionModeTests : IAsyncLifetime
         ["Platform:SigningKeyFallback"] = fallback,
         ["Platform:EventKeys:0"] = EventKey,
         ["Platform:ApiToken"] = ApiToken,
+        // The test apps (WireMock, the Node SDK app) listen on 127.0.0.1: production mode refuses loopback app URLs
+        // unless allowlisted, and a loopback entry needs the explicit switch (AppNetworkPolicy).
+        ["Platform:Security:AllowedAppNetworks:0"] = "127.0.0.1",
+        ["Platform:Security:AllowLoopbackApps"] = "true",
     };
 
     public async Task InitializeAsync() => _platform = await PlatformApp.StartAsync("prodmode", Settings(SigningKey, FallbackKey));
