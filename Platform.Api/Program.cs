@@ -26,6 +26,10 @@ if (!keys.IsProduction && DevModeGuard.Check(builder.Configuration["urls"], buil
 // SSRF guard for calls to apps (production mode only); a loopback allowlist entry without AllowLoopbackApps refuses to start.
 var networkPolicy = AppNetworkPolicy.FromConfiguration(builder.Configuration, keys);
 builder.Services.AddSingleton(networkPolicy);
+builder.Services.AddSingleton(sp => new AuthFailureLimiter(
+    builder.Configuration.GetValue("Platform:Security:AuthFailuresPerMinute", AuthFailureLimiter.DefaultMaxFailures),
+    TimeSpan.FromMinutes(1),
+    sp.GetRequiredService<TimeProvider>()));
 
 builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = EventEndpoints.MaxRequestBytes + 1024);
 
