@@ -31,6 +31,14 @@ builder.Services.AddSingleton(sp => new AuthFailureLimiter(
     TimeSpan.FromMinutes(1),
     sp.GetRequiredService<TimeProvider>()));
 
+if (keys.IsProduction)
+{
+    // The event API's path carries the event key (POST /e/{eventKey}, the Inngest protocol), and the hosting log
+    // writes every request's path ("Request starting …") and puts it in a scope on every log line of the request.
+    // None here also stops that scope from being created (G10). Access logs belong to the reverse proxy.
+    builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
+}
+
 builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = EventEndpoints.MaxRequestBytes + 1024);
 
 var (connectionString, embedded) = await DatabaseBootstrap.ResolveAsync(builder, CancellationToken.None);
@@ -77,6 +85,9 @@ app.UseExceptionHandler(new ExceptionHandlerOptions
 app.UseStatusCodePages();
 
 app.UsePlatformAuthentication();
+// Explicitly after authentication (WebApplication would otherwise route first): the router logs the request path,
+// and the authentication middleware has just removed an event key from it.
+app.UseRouting();
 
 app.UseSwagger();
 app.UseSwaggerUI();

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Http.Features;
 using Platform.Executor.Security;
 
 namespace Platform.Api.Security;
@@ -13,12 +14,17 @@ namespace Platform.Api.Security;
 /// set by the sign-in form at <c>/login</c> (<c>POST /logout</c> clears it). Both forms carry an antiforgery token
 /// (a post without one is 400). Every comparison is over SHA-256 hashes in constant time. Wrong credentials are
 /// counted per client address by <see cref="AuthFailureLimiter"/>: past the limit, 429 with <c>Retry-After</c>.
+/// It must run before routing (Program calls <c>UseRouting</c> after it): an accepted event key is removed from the
+/// request path before the router, the endpoint or any log sees it.
 /// </summary>
 public static class PlatformAuthentication
 {
     public const string CookieName = "platform_token";
     public const string LoginPath = "/login";
     public const string LogoutPath = "/logout";
+
+    /// <summary>What an accepted <c>/e/{eventKey}</c> request's path becomes, so the key reaches no log.</summary>
+    public const string RedactedEventPath = "/e/(accepted-key)";
 
     public static IApplicationBuilder UsePlatformAuthentication(this IApplicationBuilder app)
     {
@@ -54,6 +60,13 @@ public static class PlatformAuthentication
                     limiter.RecordFailure(client);
                     await Results.Json(new { status = 401, error = "Event key not found" }, statusCode: 401).ExecuteAsync(context);
                     return;
+                }
+
+                // The key has done its job: from here on (routing, the endpoint, every log line) the path no longer carries it.
+                context.Request.Path = RedactedEventPath;
+                if (context.Features.Get<IHttpRequestFeature>() is { } request)
+                {
+                    request.RawTarget = RedactedEventPath + context.Request.QueryString;
                 }
 
                 await next(context);
