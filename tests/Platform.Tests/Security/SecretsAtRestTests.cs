@@ -98,6 +98,8 @@ public sealed class SecretsAtRestTests(ITestOutputHelper output)
 
         Assert.True(log.Count > 300, $"only {log.Count} log entries were captured");
         Assert.Contains("/fn/register", logText, StringComparison.Ordinal);
+        // The harness allowlists loopback (its apps are on 127.0.0.1): production mode says so at start.
+        Assert.Matches(@"(?m)^Warning [\w.]+: Platform:Security:AllowLoopbackApps is set", logText);
         Assert.Contains("two-steps", dump, StringComparison.Ordinal);
         foreach (var leak in leaks)
         {
