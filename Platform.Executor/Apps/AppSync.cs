@@ -93,8 +93,9 @@ public sealed class AppSync(PlatformDatabase database, FunctionRegistry registry
                 index++;
             }
 
-            // SSRF guard (production mode): every URL the platform will call must resolve to allowed addresses.
-            foreach (var (field, url) in configs.Select(c => ("functions", c.Url)).Prepend(("url", cleanAppUrl)).DistinctBy(u => u.Item2))
+            // SSRF guard (production mode): every host the platform will call must resolve to allowed addresses
+            // (one resolution per host, however many functions share it).
+            foreach (var (field, url) in configs.Select(c => ("functions", c.Url)).Prepend(("url", cleanAppUrl)).DistinctBy(u => new Uri(u.Item2).Authority))
             {
                 if (await networkPolicy.CheckAsync(url, cancellationToken) is { } blocked)
                 {
