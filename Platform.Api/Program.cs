@@ -23,6 +23,22 @@ if (!keys.IsProduction && DevModeGuard.Check(builder.Configuration["urls"], buil
     return 1;
 }
 
+// SSRF guard for calls to apps (production mode only); a loopback allowlist entry without AllowLoopbackApps refuses to start.
+var networkPolicy = AppNetworkPolicy.FromConfiguration(builder.Configuration, keys);
+builder.Services.AddSingleton(networkPolicy);
+builder.Services.AddSingleton(sp => new AuthFailureLimiter(
+    builder.Configuration.GetValue("Platform:Security:AuthFailuresPerMinute", AuthFailureLimiter.DefaultMaxFailures),
+    TimeSpan.FromMinutes(1),
+    sp.GetRequiredService<TimeProvider>()));
+
+if (keys.IsProduction)
+{
+    // The event API's path carries the event key (POST /e/{eventKey}, the Inngest protocol), and the hosting log
+    // writes every request's path ("Request starting …") and puts it in a scope on every log line of the request.
+    // None here also stops that scope from being created (G10). Access logs belong to the reverse proxy.
+    builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
+}
+
 builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = EventEndpoints.MaxRequestBytes + 1024);
 
 var (connectionString, embedded) = await DatabaseBootstrap.ResolveAsync(builder, CancellationToken.None);
@@ -69,6 +85,9 @@ app.UseExceptionHandler(new ExceptionHandlerOptions
 app.UseStatusCodePages();
 
 app.UsePlatformAuthentication();
+// Explicitly after authentication (WebApplication would otherwise route first): the router logs the request path,
+// and the authentication middleware has just removed an event key from it.
+app.UseRouting();
 
 app.UseSwagger();
 app.UseSwaggerUI();
@@ -91,6 +110,17 @@ app.Lifetime.ApplicationStarted.Register(() =>
     if (keys.IsProduction)
     {
         app.Logger.LogInformation("Platform listening on {Urls}. Production mode: calls to apps are signed; events, syncs, the API and the dashboard require keys.", string.Join(", ", app.Urls));
+        if (networkPolicy.AllowsLoopback)
+        {
+            app.Logger.LogWarning(
+                "Platform:Security:AllowLoopbackApps is set: apps on this host's loopback addresses may be registered and called ({Allowlist}). "
+                + "Anyone holding the signing key can point the platform at local services; use it only for tests or a single-machine install.",
+                networkPolicy.Describe());
+        }
+        else
+        {
+            app.Logger.LogInformation("App URLs must resolve to public addresses; allowlisted: {Allowlist}", networkPolicy.Describe() is { Length: > 0 } list ? list : "(none)");
+        }
     }
     else
     {

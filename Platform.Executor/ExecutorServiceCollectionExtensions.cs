@@ -55,6 +55,8 @@ public static class ExecutorServiceCollectionExtensions
         // Keys (Platform:SigningKey, …): none ⇒ dev mode. Read once; Program resolves it at start so a bad configuration fails fast.
         services.TryAddSingleton(_ => PlatformKeys.FromConfiguration(configuration));
         services.TryAddSingleton<RequestSigner>();
+        // Where calls to apps may go (SSRF guard): enforced in production mode, off in dev mode.
+        services.TryAddSingleton(sp => AppNetworkPolicy.FromConfiguration(configuration, sp.GetRequiredService<PlatformKeys>()));
         services.AddSingleton<Expressions>();
         services.AddSingleton<FunctionRegistry>();
         services.AddSingleton<EventIngest>();
@@ -65,16 +67,17 @@ public static class ExecutorServiceCollectionExtensions
         services.AddTransient<RunExecutor>();
         services.AddTransient<RunJob>();
         services.AddHttpClient<AppCaller>(AppCaller.HttpClientName)
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
+            .ConfigurePrimaryHttpMessageHandler(sp =>
             {
-                AllowAutoRedirect = false,
-                ConnectTimeout = TimeSpan.FromSeconds(10),
-                PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-                MaxConnectionsPerServer = 256,
+                var handler = sp.GetRequiredService<AppNetworkPolicy>().CreateHandler();
+                handler.ConnectTimeout = TimeSpan.FromSeconds(10);
+                handler.PooledConnectionLifetime = TimeSpan.FromMinutes(5);
+                handler.MaxConnectionsPerServer = 256;
+                return handler;
             })
             .ConfigureHttpClient(c => c.Timeout = Timeout.InfiniteTimeSpan);
         services.AddHttpClient<AppSyncClient>()
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false })
+            .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<AppNetworkPolicy>().CreateHandler())
             .ConfigureHttpClient(c => c.Timeout = TimeSpan.FromSeconds(30));
 
         services.AddSingleton<HangfireRunDispatcher>();

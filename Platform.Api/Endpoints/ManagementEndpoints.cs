@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Platform.Executor.Apps;
 using Platform.Executor.Queries;
 using Platform.Executor.Runs;
+using Platform.Executor.Security;
 
 namespace Platform.Api.Endpoints;
 
@@ -51,11 +52,16 @@ public static class ManagementEndpoints
     private static async Task<IResult> GetAppAsync(string appName, PlatformQueries q, CancellationToken ct) =>
         (IResult?)Input.Bad(appName) ?? (await q.GetAppAsync(appName, ct) is { } a ? TypedResults.Ok(a) : NotFound($"No app '{appName}'"));
 
-    private static async Task<IResult> SyncAppAsync(SyncRequest? body, AppSyncClient client, CancellationToken ct)
+    private static async Task<IResult> SyncAppAsync(SyncRequest? body, AppSyncClient client, AppNetworkPolicy networkPolicy, CancellationToken ct)
     {
         if (body?.Url is null || !AppSync.TryCleanUrl(body.Url, out _, out var error))
         {
             return Problem(400, "url: " + (body?.Url is null ? "required, an absolute http(s) URL" : "invalid"));
+        }
+
+        if (await networkPolicy.CheckAsync(body.Url, ct) is { } blocked)
+        {
+            return Problem(400, $"url: {blocked}");
         }
 
         var (status, text) = await client.RequestSyncAsync(body.Url, ct);

@@ -15,7 +15,7 @@ public sealed record SyncResult(int Status, bool Modified, string? Error, Guid? 
 /// <c>POST /fn/register</c> (protocol.md §6): validate the app's config, upsert the app by its id, replace its
 /// function set (functions no longer listed are archived, their runs stay readable), all in one transaction.
 /// </summary>
-public sealed class AppSync(PlatformDatabase database, FunctionRegistry registry, Expressions expressions)
+public sealed class AppSync(PlatformDatabase database, FunctionRegistry registry, Expressions expressions, Security.AppNetworkPolicy networkPolicy)
 {
     public const int MaxFunctions = 1000;
     private static readonly JsonDocumentOptions s_json = new() { MaxDepth = 64 };
@@ -91,6 +91,16 @@ public sealed class AppSync(PlatformDatabase database, FunctionRegistry registry
 
                 configs.Add(config);
                 index++;
+            }
+
+            // SSRF guard (production mode): every host the platform will call must resolve to allowed addresses
+            // (one resolution per host, however many functions share it).
+            foreach (var (field, url) in configs.Select(c => ("functions", c.Url)).Prepend(("url", cleanAppUrl)).DistinctBy(u => new Uri(u.Item2).Authority))
+            {
+                if (await networkPolicy.CheckAsync(url, cancellationToken) is { } blocked)
+                {
+                    return Invalid($"{field}: {url}: {blocked}");
+                }
             }
 
             var checksum = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(cleanAppUrl + "\n" + fns.GetRawText())));

@@ -6,7 +6,8 @@ namespace Platform.Executor.Security;
 /// The platform's keys (configuration section <c>Platform</c>): <c>SigningKey</c>, <c>SigningKeyFallback</c>,
 /// <c>EventKeys</c> (array), <c>ApiToken</c>. No signing key and no event key ⇒ dev mode (nothing is signed or
 /// checked); any of them ⇒ production mode, where a signing key is required. Event keys and the API token are
-/// kept only as hashes; the signing keys are needed for HMAC and are never logged (<see cref="ToString"/>).
+/// kept only as hashes, and may be configured as <c>sha256:&lt;hex&gt;</c> so the configuration holds no plaintext
+/// either; the signing keys are needed for HMAC and are never logged (<see cref="ToString"/>).
 /// </summary>
 public sealed class PlatformKeys
 {
@@ -89,7 +90,7 @@ public sealed class PlatformKeys
             throw new InvalidOperationException("Production mode needs Platform:ApiToken for the management API.");
         }
 
-        return new PlatformKeys(signingKey, fallback, eventKeys.Select(k => new HashedSecret(k)).ToList(), new HashedSecret(apiToken));
+        return new PlatformKeys(signingKey, fallback, eventKeys.Select(HashedSecret.FromConfigured).ToList(), HashedSecret.FromConfigured(apiToken));
     }
 
     /// <summary>True when <paramref name="bearer"/> (with or without its signkey prefix) is the primary or fallback key, plain or hashed.</summary>

@@ -34,8 +34,11 @@ public sealed class PlatformApp : IAsyncDisposable
 
     public IServiceProvider Services => _factory.Services;
 
-    /// <summary>Starts a platform on a fresh database. <paramref name="settings"/> override configuration keys.</summary>
-    public static async Task<PlatformApp> StartAsync(string name, IReadOnlyDictionary<string, string?>? settings = null)
+    /// <summary>
+    /// Starts a platform on a fresh database. <paramref name="settings"/> override configuration keys;
+    /// <paramref name="configure"/> may change the host further (a logger provider that captures logs, say).
+    /// </summary>
+    public static async Task<PlatformApp> StartAsync(string name, IReadOnlyDictionary<string, string?>? settings = null, Action<IWebHostBuilder>? configure = null)
     {
         var server = await PostgresServer.GetAsync();
         var connectionString = await server.CreateDatabaseAsync(name);
@@ -67,6 +70,7 @@ public sealed class PlatformApp : IAsyncDisposable
             }
 
             b.UseSetting("urls", baseUrl);
+            configure?.Invoke(b);
         });
         factory.UseKestrel(port);
         factory.StartServer();

@@ -24,6 +24,10 @@ public sealed partial class ProductionModeTests : IAsyncLifetime
         ["Platform:SigningKeyFallback"] = fallback,
         ["Platform:EventKeys:0"] = EventKey,
         ["Platform:ApiToken"] = ApiToken,
+        // The test apps (WireMock, the Node SDK app) listen on 127.0.0.1: production mode refuses loopback app URLs
+        // unless allowlisted, and a loopback entry needs the explicit switch (AppNetworkPolicy).
+        ["Platform:Security:AllowedAppNetworks:0"] = "127.0.0.1",
+        ["Platform:Security:AllowLoopbackApps"] = "true",
     };
 
     public async Task InitializeAsync() => _platform = await PlatformApp.StartAsync("prodmode", Settings(SigningKey, FallbackKey));
@@ -98,13 +102,13 @@ public sealed partial class ProductionModeTests : IAsyncLifetime
     [Fact]
     public async Task Login_ApiToken_SetsACookieThatOpensTheDashboard()
     {
-        using var handler = new HttpClientHandler { AllowAutoRedirect = false, UseCookies = true };
-        using var browser = new HttpClient(handler) { BaseAddress = new Uri(_platform.BaseUrl) };
+        using var browser = new DashboardBrowser(_platform);
 
-        using var before = await browser.GetAsync("/");
-        using var wrong = await browser.PostAsync("/login", new FormUrlEncodedContent([new("token", "nope")]));
-        using var login = await browser.PostAsync("/login", new FormUrlEncodedContent([new("token", ApiToken)]));
-        using var after = await browser.GetAsync("/");
+        using var before = await browser.Http.GetAsync("/");
+        var token = await browser.FormTokenAsync("/login");
+        using var wrong = await browser.PostFormAsync("/login", [new("token", "nope"), new("__RequestVerificationToken", token)]);
+        using var login = await browser.SignInAsync(ApiToken);
+        using var after = await browser.Http.GetAsync("/");
 
         Assert.Equal(HttpStatusCode.Unauthorized, before.StatusCode);
         Assert.Contains("<form method=\"post\" action=\"/login\">", await before.Content.ReadAsStringAsync(), StringComparison.Ordinal);

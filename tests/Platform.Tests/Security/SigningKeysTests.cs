@@ -141,6 +141,43 @@ public sealed class SigningKeysTests
         Assert.Contains("CryptographicOperations.FixedTimeEquals(SHA256.HashData(", source, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void FromConfiguration_HashedEventKeyAndApiToken_AcceptTheSecretsButHoldNoPlaintext()
+    {
+        var hashedEventKey = HashedSecret.HashForConfiguration("event-key-in-vault");
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Platform:SigningKey"] = ProbeKey,
+            ["Platform:EventKeys:0"] = hashedEventKey,
+            ["Platform:ApiToken"] = HashedSecret.HashForConfiguration("api-token-in-vault"),
+        }).Build();
+
+        var keys = PlatformKeys.FromConfiguration(configuration);
+
+        Assert.StartsWith("sha256:", hashedEventKey, StringComparison.Ordinal);
+        Assert.DoesNotContain("event-key-in-vault", hashedEventKey, StringComparison.Ordinal);
+        Assert.True(keys.AcceptsEventKey("event-key-in-vault"));
+        Assert.False(keys.AcceptsEventKey(hashedEventKey));
+        Assert.True(keys.AcceptsApiToken("api-token-in-vault"));
+        Assert.False(keys.AcceptsApiToken("api-token-in-vaulT"));
+    }
+
+    [Theory]
+    [InlineData("sha256:abc")]
+    [InlineData("sha256:zz00112233445566778899aabbccddeeff00112233445566778899aabbccddee")]
+    public void FromConfiguration_MalformedHashedSecret_Refuses(string value)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Platform:SigningKey"] = ProbeKey,
+            ["Platform:EventKeys:0"] = value,
+            ["Platform:ApiToken"] = "token",
+        }).Build();
+
+        var error = Assert.Throws<InvalidOperationException>(() => PlatformKeys.FromConfiguration(configuration));
+        Assert.Contains("64 hex digits", error.Message, StringComparison.Ordinal);
+    }
+
     internal static PlatformKeys Keys(string signingKey, string? fallback = null) =>
         PlatformKeys.FromConfiguration(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
