@@ -10,8 +10,9 @@ namespace Platform.Api.Security;
 /// Production-mode gate in front of every route (dev mode passes everything through):
 /// <c>/health</c> is open; <c>POST /e/{eventKey}</c> needs a configured event key; <c>/fn/register</c> needs the
 /// SDK's bearer (primary or fallback signing key, plain or hashed, protocol.md §5.3); everything else — the
-/// management API, Swagger and the dashboard — needs <c>Platform:ApiToken</c> as a bearer or as the session cookie
-/// set by the sign-in form at <c>/login</c> (<c>POST /logout</c> clears it). Both forms carry an antiforgery token
+/// management API, Swagger and the dashboard — needs <c>Platform:ApiToken</c> as a bearer, or the session cookie
+/// the sign-in form at <c>/login</c> sets after checking the token (<see cref="DashboardSession"/>: signed, expiring,
+/// not the token; <c>POST /logout</c> clears it). Both forms carry an antiforgery token
 /// (a post without one is 400). Every comparison is over SHA-256 hashes in constant time. Wrong credentials are
 /// counted per client address by <see cref="AuthFailureLimiter"/>: past the limit, 429 with <c>Retry-After</c>.
 /// It must run before routing (Program calls <c>UseRouting</c> after it): an accepted event key is removed from the
@@ -19,7 +20,7 @@ namespace Platform.Api.Security;
 /// </summary>
 public static class PlatformAuthentication
 {
-    public const string CookieName = "platform_token";
+    public const string CookieName = "platform_session";
     public const string LoginPath = "/login";
     public const string LogoutPath = "/logout";
 
@@ -36,6 +37,7 @@ public static class PlatformAuthentication
 
         var limiter = app.ApplicationServices.GetRequiredService<AuthFailureLimiter>();
         var antiforgery = app.ApplicationServices.GetRequiredService<IAntiforgery>();
+        var sessions = new DashboardSession(keys, app.ApplicationServices.GetRequiredService<TimeProvider>());
         return app.Use(async (context, next) =>
         {
             var path = context.Request.Path;
@@ -93,13 +95,13 @@ public static class PlatformAuthentication
 
             if (path.Equals(LoginPath, StringComparison.OrdinalIgnoreCase))
             {
-                await LoginAsync(context, keys, limiter, antiforgery);
+                await LoginAsync(context, keys, sessions, limiter, antiforgery);
                 return;
             }
 
             var bearerToken = Bearer(context);
             var cookie = context.Request.Cookies[CookieName];
-            if (keys.AcceptsApiToken(bearerToken) || keys.AcceptsApiToken(cookie))
+            if (keys.AcceptsApiToken(bearerToken) || sessions.Accepts(cookie))
             {
                 if (path.Equals(LogoutPath, StringComparison.OrdinalIgnoreCase) && HttpMethods.IsPost(context.Request.Method))
                 {
@@ -137,7 +139,7 @@ public static class PlatformAuthentication
         return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : null;
     }
 
-    private static async Task LoginAsync(HttpContext context, PlatformKeys keys, AuthFailureLimiter limiter, IAntiforgery antiforgery)
+    private static async Task LoginAsync(HttpContext context, PlatformKeys keys, DashboardSession sessions, AuthFailureLimiter limiter, IAntiforgery antiforgery)
     {
         if (!HttpMethods.IsPost(context.Request.Method) || !context.Request.HasFormContentType)
         {
@@ -160,8 +162,9 @@ public static class PlatformAuthentication
             return;
         }
 
-        context.Response.Cookies.Append(CookieName, token, new CookieOptions
+        context.Response.Cookies.Append(CookieName, sessions.Issue(), new CookieOptions
         {
+            MaxAge = DashboardSession.Lifetime,
             HttpOnly = true,
             SameSite = SameSiteMode.Strict,
             Secure = context.Request.IsHttps,

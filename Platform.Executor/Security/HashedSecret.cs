@@ -42,6 +42,12 @@ public sealed class HashedSecret
     /// <summary>The <c>sha256:&lt;hex&gt;</c> form of <paramref name="secret"/> to put in configuration instead of the secret.</summary>
     public static string HashForConfiguration(string secret) => HashPrefix + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
 
+    /// <summary>
+    /// Key material bound to this secret for <paramref name="purpose"/> (an HMAC of the purpose under the secret's hash):
+    /// changes when the secret changes, and says nothing about the secret or its hash.
+    /// </summary>
+    public byte[] DeriveKey(string purpose) => HMACSHA256.HashData(_hash, Encoding.UTF8.GetBytes(purpose));
+
     public bool Matches(string? presented) =>
         presented is not null && CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(presented)), _hash);
 

@@ -30,6 +30,8 @@ public sealed partial class DashboardSecurityTests(DashboardSecurityPlatform fix
 {
     private PlatformApp Platform => fixture.Platform;
 
+    private const string SessionCookie = global::Platform.Api.Security.PlatformAuthentication.CookieName;
+
     [Fact]
     public async Task EveryDashboardRouteAndAction_WithoutASession_IsRefused()
     {
@@ -70,7 +72,7 @@ public sealed partial class DashboardSecurityTests(DashboardSecurityPlatform fix
 
                 if (credential == "wrong cookie")
                 {
-                    request.Headers.TryAddWithoutValidation("Cookie", "platform_token=api-token-pro");
+                    request.Headers.TryAddWithoutValidation("Cookie", $"{SessionCookie}=api-token-pro");
                 }
                 else if (credential == "wrong bearer")
                 {

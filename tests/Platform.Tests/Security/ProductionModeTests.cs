@@ -114,8 +114,44 @@ public sealed partial class ProductionModeTests : IAsyncLifetime
         Assert.Contains("<form method=\"post\" action=\"/login\">", await before.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
         Assert.Equal(HttpStatusCode.SeeOther, login.StatusCode);
-        Assert.Contains("httponly", string.Join(";", login.Headers.GetValues("Set-Cookie")), StringComparison.OrdinalIgnoreCase);
+        var setCookie = string.Join(";", login.Headers.GetValues("Set-Cookie"));
+        Assert.Contains("httponly", setCookie, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("max-age=43200", setCookie, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain(ApiToken, setCookie, StringComparison.Ordinal); // the session is not the token
         Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+    }
+
+    [Fact]
+    public async Task Session_TamperedForgedOrTheTokenItself_Refused()
+    {
+        using var browser = new DashboardBrowser(_platform);
+        using var login = await browser.SignInAsync(ApiToken);
+        var issued = login.Headers.GetValues("Set-Cookie").Select(c => c.Split(';')[0])
+            .Single(c => c.StartsWith(Platform.Api.Security.PlatformAuthentication.CookieName + "=", StringComparison.Ordinal))
+            .Split('=', 2)[1];
+        var (expires, mac) = (issued.Split('.')[0], issued.Split('.')[1]);
+        var later = (long.Parse(expires, System.Globalization.CultureInfo.InvariantCulture) + 86_400).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        var verdicts = new Dictionary<string, HttpStatusCode>();
+        foreach (var (name, value) in new[]
+        {
+            ("issued", issued),
+            ("expiry pushed back a day", $"{later}.{mac}"),
+            ("one MAC character changed", $"{expires}.{(mac[0] == 'A' ? 'B' : 'A')}{mac[1..]}"),
+            ("the API token itself", ApiToken),
+            ("MAC of another deployment", new Platform.Api.Security.DashboardSession(
+                Platform.Executor.Security.PlatformKeys.FromConfiguration(Microsoft.Extensions.Configuration.MemoryConfigurationBuilderExtensions.AddInMemoryCollection(new Microsoft.Extensions.Configuration.ConfigurationBuilder(),
+                    Settings(FallbackKey)).Build()), TimeProvider.System).Issue()),
+        })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/runs");
+            request.Headers.TryAddWithoutValidation("Cookie", $"{Platform.Api.Security.PlatformAuthentication.CookieName}={value}");
+            using var response = await _platform.Http.SendAsync(request);
+            verdicts[name] = response.StatusCode;
+        }
+
+        Assert.Equal(HttpStatusCode.OK, verdicts["issued"]);
+        Assert.All(verdicts.Where(v => v.Key != "issued"), v => Assert.Equal(HttpStatusCode.Unauthorized, v.Value));
     }
 
     [Fact]
