@@ -94,6 +94,8 @@ public static class ExecutorServiceCollectionExtensions
         services.AddSingleton<LifecycleSignal>();
         services.AddSingleton<LifecyclePublisher>();
         services.AddHostedService(sp => sp.GetRequiredService<LifecyclePublisher>());
+        services.AddSingleton<RunChangeNotifier>();
+        services.AddHostedService(sp => sp.GetRequiredService<RunChangeNotifier>());
         services.AddSingleton<Housekeeping>();
         services.AddHostedService(sp => sp.GetRequiredService<Housekeeping>());
         services.AddSingleton<CronScheduler>();

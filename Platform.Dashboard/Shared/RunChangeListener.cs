@@ -17,7 +17,7 @@ namespace Platform.Dashboard.Shared;
 public sealed partial class RunChangeListener(
     PlatformDatabase database, RunChangeFeed feed, IOptions<LiveOptions> options, TimeProvider time, ILogger<RunChangeListener> logger) : BackgroundService
 {
-    public const string Channel = "platform_runs";
+    public const string Channel = Executor.Scheduling.RunChangeNotifier.Channel;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

@@ -30,6 +30,7 @@ public sealed class EventIngest(
     Expressions expressions,
     DispatchQueue dispatchQueue,
     LifecycleSignal lifecycle,
+    RunChangeNotifier changes,
     TimeProvider time)
 {
     public const int MaxEventsPerRequest = 5000;
@@ -231,6 +232,11 @@ public sealed class EventIngest(
         }
 
         dispatchQueue.Enqueue(runIds);
+        if (accepted.Count > 0)
+        {
+            changes.Changed(); // runs started, cancelled or resumed by these events (if we die first: the dashboard's next refresh)
+        }
+
         if (effects.Cancelled > 0)
         {
             // The cancelled runs' lifecycle events are in the outbox; if we die before this, the publisher's poll sends them.
@@ -253,7 +259,9 @@ public sealed class EventIngest(
 
         // 1. Claim the ids in the dedupe window. An expired claim is taken over; a live one means "duplicate".
         var accepted = new HashSet<int>();
-        await using (var claim = new NpgsqlCommand("""
+        // The deferral rides in the same round trip: the runs this send starts or moves are announced after the commit.
+        await using (var claim = new NpgsqlCommand($"""
+            {RunChangeNotifier.DeferSql};
             INSERT INTO platform.event_dedupe (event_id, internal_id, expires_at)
             SELECT k, i, now() + @window FROM unnest(@keys, @ids) AS u(k, i)
             ON CONFLICT (event_id) DO UPDATE SET internal_id = excluded.internal_id, expires_at = excluded.expires_at
@@ -266,6 +274,7 @@ public sealed class EventIngest(
             claim.Parameters.AddWithValue("ids", candidates.Select(i => internalIds[i]).ToArray());
             var byKey = candidates.ToDictionary(i => dedupeKeys[i]);
             await using var reader = await claim.ExecuteReaderAsync(cancellationToken);
+            await reader.NextResultAsync(cancellationToken); // past the deferral's row
             while (await reader.ReadAsync(cancellationToken))
             {
                 accepted.Add(byKey[reader.GetString(0)]);

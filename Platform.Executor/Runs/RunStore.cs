@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Npgsql;
 using NpgsqlTypes;
+using Platform.Executor.Scheduling;
 using Platform.Executor.Storage;
 
 namespace Platform.Executor.Runs;
@@ -55,7 +56,7 @@ public sealed record CommitResult(bool Committed, bool DueNow, IReadOnlyDictiona
 /// The executor's SQL. Every write is conditional on the run's fencing <c>version</c> (reliability.md §2.4-2.5):
 /// a worker that lost its lease writes nothing. Step rows are inserted once and never updated.
 /// </summary>
-public sealed class RunStore(PlatformDatabase database)
+public sealed class RunStore(PlatformDatabase database, RunChangeNotifier changes)
 {
     private const string ClaimSql = $"""
         UPDATE platform.runs
@@ -91,15 +92,19 @@ public sealed class RunStore(PlatformDatabase database)
     {
         await using var connection = await database.DataSource.OpenConnectionAsync(cancellationToken);
         await using var batch = new NpgsqlBatch(connection);
+        batch.BatchCommands.Add(Command(RunChangeNotifier.DeferSql));
         batch.BatchCommands.Add(Command(ClaimSql, ("owner", owner), ("ttl", ttl), ("id", runId)));
         batch.BatchCommands.Add(Command(LoadSql, ("id", runId), ("owner", owner)));
         batch.BatchCommands.Add(Command(LoadStepsSql, ("id", runId), ("owner", owner)));
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
 
+        await reader.NextResultAsync(cancellationToken); // past the deferral's row
         if (!await reader.ReadAsync(cancellationToken))
         {
             return null;
         }
+
+        changes.Changed(); // the run's status is now Running (if we die before this, the dashboard's next refresh shows it)
 
         var version = reader.GetInt64(0);
         var state = RunState.FromJson(reader.GetString(1));
@@ -164,6 +169,7 @@ public sealed class RunStore(PlatformDatabase database)
 
         await using var connection = await database.DataSource.OpenConnectionAsync(cancellationToken);
         await using var batch = new NpgsqlBatch(connection);
+        batch.BatchCommands.Add(Command(RunChangeNotifier.DeferSql));
         batch.BatchCommands.Add(Command("""
             UPDATE platform.runs
                SET version = version + 1,
@@ -196,7 +202,7 @@ public sealed class RunStore(PlatformDatabase database)
             ("version", run.Version),
             ("owner", run.Owner)));
         // The parameter types of @until/@output/@error must be explicit when null.
-        var update = batch.BatchCommands[0];
+        var update = batch.BatchCommands[1];
         ((NpgsqlParameter)update.Parameters["until"]).NpgsqlDbType = NpgsqlDbType.TimestampTz;
         ((NpgsqlParameter)update.Parameters["output"]).NpgsqlDbType = NpgsqlDbType.Text;
         ((NpgsqlParameter)update.Parameters["error"]).NpgsqlDbType = NpgsqlDbType.Text;
@@ -280,6 +286,7 @@ public sealed class RunStore(PlatformDatabase database)
         }
 
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        await reader.NextResultAsync(cancellationToken); // past the deferral's row
         if (!await reader.ReadAsync(cancellationToken))
         {
             // Lost the lease (cancelled, or taken over after expiry): nothing was written.
@@ -310,6 +317,11 @@ public sealed class RunStore(PlatformDatabase database)
 
         await reader.DisposeAsync();
         run.Version = newVersion;
+        if (release || invoked.Count > 0 || dispatch.Count > 0)
+        {
+            // A status changed (this run's, an invoker's it resumed) or runs were created; a Continue commit changes none.
+            changes.Changed();
+        }
 
         var conflicts = t.Memos.Where(m => !stored.ContainsKey(m.StepId)).Select(m => m.StepId).ToList();
         if (conflicts.Count > 0)

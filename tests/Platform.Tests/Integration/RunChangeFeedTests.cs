@@ -1,6 +1,7 @@
 using Npgsql;
 using Platform.Dashboard.Shared;
 using Platform.Executor.Events;
+using Platform.Executor.Scheduling;
 using Platform.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -80,6 +81,28 @@ public sealed class RunChangeFeedTests(RunChangeFeedFixture fixture, ITestOutput
         var before = _feed.Notifications;
         await InsertRunAsync();
         await UntilAsync(() => _feed.Notifications > before, "a notification on the new connection");
+    }
+
+    [Fact]
+    public async Task Deferred_HotTransactionSkipsTheTriggerAndTheNotifierAnnouncesIt()
+    {
+        await UntilAsync(() => _feed.IsLive, "the listener to be up");
+        var before = _feed.Notifications;
+        var runId = await InsertRunAsync();
+        await UntilAsync(() => _feed.Notifications >= before + 1, "the creation's notification");
+        before = _feed.Notifications;
+
+        // As the executor's claim and commit do: the deferral first, then a status change, in one transaction. Then a
+        // plain status change as a marker: notifications arrive in commit order, so the first would come before it.
+        await ExecuteAsync($"{RunChangeNotifier.DeferSql}; UPDATE platform.runs SET status = 'Sleeping' WHERE id = @id", runId);
+        await ExecuteAsync("UPDATE platform.runs SET status = 'Waiting' WHERE id = @id", runId);
+        await UntilAsync(() => _feed.Notifications >= before + 1, "the marker's notification");
+        Assert.Equal(before + 1, _feed.Notifications);
+
+        // What the executor calls after such a commit: one NOTIFY from the notifier's own transaction.
+        _platform.GetRequiredService<RunChangeNotifier>().Changed();
+        await UntilAsync(() => _feed.Notifications >= before + 2, "the notifier's notification");
+        output.WriteLine($"deferred change: 0 notifications from the trigger; notifier: {_feed.Notifications - before - 1}");
     }
 
     private static Task UntilAsync(Func<bool> condition, string what) =>

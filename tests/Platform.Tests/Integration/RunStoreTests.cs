@@ -24,7 +24,7 @@ public sealed class RunStoreTests(RunStoreFixture fixture, ITestOutputHelper out
 {
     private static readonly TimeSpan s_ttl = TimeSpan.FromSeconds(30);
     private readonly PlatformApp _platform = fixture.Platform;
-    private readonly RunStore _store = new(fixture.Platform.GetRequiredService<PlatformDatabase>());
+    private readonly RunStore _store = fixture.Platform.GetRequiredService<RunStore>();
 
     [Fact]
     public async Task ClaimAsync_SixteenConcurrentClaimsOnOneDueRun_ExactlyOneWins()
