@@ -7,7 +7,7 @@ namespace Platform.Executor.Storage.Migrations
 {
     /// <summary>
     /// What the dashboard needs at a million runs, as plain SQL (the EF model does not describe triggers, and the
-    /// index is only read by the hand-written queries in <c>Queries/RunListSql.cs</c>):
+    /// index is only read by the hand-written queries in <c>Queries/PlatformQueries.Runs.cs</c>):
     /// <list type="bullet">
     /// <item><c>NOTIFY platform_runs</c> when runs are created (once per INSERT statement) and when a run's status
     /// changes (a row trigger whose <c>WHEN</c> is evaluated without calling any function, so a step commit that
