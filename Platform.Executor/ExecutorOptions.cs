@@ -66,6 +66,15 @@ public sealed class ExecutorOptions
     /// <summary>How long a run's published lifecycle-outbox row is kept (it guards against a retried final commit).</summary>
     public TimeSpan OutboxRetention { get; set; } = TimeSpan.FromDays(7);
 
+    /// <summary>
+    /// How long a run is kept after it ended (Completed, Failed or Cancelled); null (the default) keeps runs for
+    /// ever. Runs, their steps and their events are the user's history (the dashboard, reruns, audits), so deleting
+    /// them is the operator's decision, e.g. <c>Executor__RunRetention=30.00:00:00</c>. When set, housekeeping also
+    /// deletes events received before the same cutoff that no remaining run refers to. Unfinished runs are never
+    /// deleted, however old.
+    /// </summary>
+    public TimeSpan? RunRetention { get; set; }
+
     /// <summary>Hangfire's queue poll; only jobs enqueued by another process wait for it (hangfire.md).</summary>
     public TimeSpan QueuePollInterval { get; set; } = TimeSpan.FromSeconds(1);
 

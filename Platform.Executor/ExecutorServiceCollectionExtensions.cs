@@ -24,7 +24,8 @@ public static class ExecutorServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddPlatformExecutor(this IServiceCollection services, IConfiguration configuration, string connectionString)
     {
-        services.Configure<ExecutorOptions>(configuration.GetSection(ExecutorOptions.Section));
+        services.AddOptions<ExecutorOptions>().Bind(configuration.GetSection(ExecutorOptions.Section)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ExecutorOptions>, ExecutorOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
 
         var builder = new NpgsqlConnectionStringBuilder(connectionString);
