@@ -136,8 +136,11 @@ public sealed class RunCommands(PlatformDatabase database, DispatchQueue? dispat
               FROM platform.runs r
               JOIN platform.functions f ON f.id = r.function_id
              WHERE r.id = @id
+               FOR KEY SHARE OF r
             """, connection, tx))
         {
+            // Locked: housekeeping's retention skips a run being rerun, and a rerun waiting on a run it is deleting
+            // then finds no run (404) instead of failing the insert's foreign key.
             read.Parameters.AddWithValue("id", runId);
             await using var reader = await read.ExecuteReaderAsync(cancellationToken);
             if (!await reader.ReadAsync(cancellationToken))
