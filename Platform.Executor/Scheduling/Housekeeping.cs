@@ -138,68 +138,31 @@ public sealed partial class Housekeeping(
     }
 
     /// <summary>
-    /// Deletes runs that ended (Completed, Failed, Cancelled) more than <paramref name="retention"/> ago, a batch per
-    /// transaction. Their steps, attempts, waits and outbox row go with them (<c>ON DELETE CASCADE</c>); a run that has
-    /// not ended is never picked, however old. A rerun keeps living when its original goes: its
-    /// <c>rerun_of_run_id</c> is set to NULL in the same transaction, before the delete (the foreign key is
-    /// <c>RESTRICT</c>), so the rerun reads as a run of its own. The batch is locked <c>FOR UPDATE SKIP LOCKED</c>: a
-    /// rerun being created from one of these runs holds it (<c>FOR KEY SHARE</c>, see <c>RunCommands.RerunAsync</c>),
-    /// so that run is skipped and unlinked on a later pass; a rerun asked for after the delete finds no run.
+    /// Deletes runs that ended (Completed, Failed, Cancelled) more than <paramref name="retention"/> ago, in batches.
+    /// Their steps, attempts, waits and outbox row go with them (<c>ON DELETE CASCADE</c>); a run that has not ended
+    /// is never picked, however old. A run that another run reruns is kept while that rerun exists: the rerun's link
+    /// (<c>rerun_of_run_id</c>, foreign key <c>RESTRICT</c>) never dangles and cannot be cleared either (the reruns
+    /// of one run would all become "the" run of their event, which the unique index of ingest's dedupe forbids). A
+    /// chain of reruns therefore goes from its newest end, one link per pass. The batch is locked
+    /// <c>FOR UPDATE SKIP LOCKED</c>: a rerun being created holds the run it reruns (<c>FOR KEY SHARE</c>, see
+    /// <c>RunCommands.RerunAsync</c>), so that run is skipped; a rerun asked for after the lock finds no run; a rerun
+    /// that committed between this batch's snapshot and its lock fails the delete's foreign key, and the batch is
+    /// left to the next pass.
     /// </summary>
-    private async Task<long> DeleteEndedRunsAsync(NpgsqlConnection connection, TimeSpan retention, CancellationToken cancellationToken)
-    {
+    private Task<long> DeleteEndedRunsAsync(NpgsqlConnection connection, TimeSpan retention, CancellationToken cancellationToken) =>
         // Ids are ULIDs of the creation time and a run ends after it was created: every run that ended before the
         // cutoff has an id below it, so the walk is a range of the primary key. The condition itself is ended_at
         // (database time); a run whose id a skewed clock put above the bound is only picked a later pass.
-        var idBound = Ulid.Create((DateTimeOffset.UtcNow - retention).ToUnixTimeMilliseconds(), new byte[10]);
-        long total = 0;
-        while (true)
-        {
-            await using var tx = await connection.BeginTransactionAsync(cancellationToken);
-            var ids = new List<string>(RunBatchSize);
-            await using (var pick = new NpgsqlCommand($"""
-                SELECT id FROM platform.runs
-                 WHERE id < @bound AND status IN ('Completed', 'Failed', 'Cancelled') AND ended_at < now() - @retention
-                 ORDER BY id
-                 LIMIT {RunBatchSize}
-                   FOR UPDATE SKIP LOCKED
-                """, connection, tx))
-            {
-                pick.Parameters.AddWithValue("bound", idBound);
-                pick.Parameters.AddWithValue("retention", retention);
-                await using var reader = await pick.ExecuteReaderAsync(cancellationToken);
-                while (await reader.ReadAsync(cancellationToken))
-                {
-                    ids.Add(reader.GetString(0));
-                }
-            }
-
-            if (ids.Count == 0)
-            {
-                await tx.CommitAsync(cancellationToken);
-                return total;
-            }
-
-            await using (var unlink = new NpgsqlCommand("UPDATE platform.runs SET rerun_of_run_id = NULL WHERE rerun_of_run_id = ANY(@ids)", connection, tx))
-            {
-                unlink.Parameters.AddWithValue("ids", ids.ToArray());
-                await unlink.ExecuteNonQueryAsync(cancellationToken);
-            }
-
-            await using var delete = new NpgsqlCommand("DELETE FROM platform.runs WHERE id = ANY(@ids)", connection, tx);
-            delete.Parameters.AddWithValue("ids", ids.ToArray());
-            if (await CommitOrDeferAsync(tx, delete, "runs", cancellationToken) is not { } batch)
-            {
-                return total;
-            }
-
-            total += batch;
-            if (ids.Count < RunBatchSize)
-            {
-                return total;
-            }
-        }
-    }
+        DeleteInBatchesAsync(connection, "runs", RunBatchSize, retention, $"""
+            DELETE FROM platform.runs
+             WHERE id = ANY(ARRAY(
+                   SELECT r.id FROM platform.runs r
+                    WHERE r.id < @bound AND r.status IN ('Completed', 'Failed', 'Cancelled') AND r.ended_at < now() - @retention
+                      AND NOT EXISTS (SELECT 1 FROM platform.runs rerun WHERE rerun.rerun_of_run_id = r.id)
+                    ORDER BY r.id
+                    LIMIT {RunBatchSize}
+                      FOR UPDATE OF r SKIP LOCKED))
+            """, cancellationToken);
 
     /// <summary>
     /// Deletes events received more than <paramref name="retention"/> ago that no run refers to (<c>runs.event_id</c>
@@ -208,54 +171,47 @@ public sealed partial class Housekeeping(
     /// copies the event of a run that still exists, which keeps the event referenced; that run can only go through
     /// <see cref="DeleteEndedRunsAsync"/>, which runs before this under the same lock and skips a run being rerun.
     /// </summary>
-    private async Task<long> DeleteUnreferencedEventsAsync(NpgsqlConnection connection, TimeSpan retention, CancellationToken cancellationToken)
+    private Task<long> DeleteUnreferencedEventsAsync(NpgsqlConnection connection, TimeSpan retention, CancellationToken cancellationToken) =>
+        DeleteInBatchesAsync(connection, "events", BatchSize, retention, $"""
+            DELETE FROM platform.events
+             WHERE ctid = ANY(ARRAY(
+                   SELECT e.ctid FROM platform.events e
+                    WHERE e.id < @bound AND e.received_at < now() - @retention
+                      AND NOT EXISTS (SELECT 1 FROM platform.runs r WHERE r.event_id = e.id)
+                    LIMIT {BatchSize}))
+            """, cancellationToken);
+
+    /// <summary>
+    /// Runs a retention delete (each statement its own short transaction) until a batch comes back short. A
+    /// foreign-key violation (a reference taken meanwhile) rolls that batch back and leaves it to the next pass
+    /// instead of failing the pass.
+    /// </summary>
+    private async Task<long> DeleteInBatchesAsync(
+        NpgsqlConnection connection, string table, int batchSize, TimeSpan retention, string sql, CancellationToken cancellationToken)
     {
-        var idBound = Ulid.Create((DateTimeOffset.UtcNow - retention).ToUnixTimeMilliseconds(), new byte[10]);
+        var bound = Ulid.Create((DateTimeOffset.UtcNow - retention).ToUnixTimeMilliseconds(), new byte[10]);
         long total = 0;
-        while (true)
+        int batch;
+        do
         {
-            await using var tx = await connection.BeginTransactionAsync(cancellationToken);
-            await using var command = new NpgsqlCommand($"""
-                DELETE FROM platform.events
-                 WHERE ctid = ANY(ARRAY(
-                       SELECT e.ctid FROM platform.events e
-                        WHERE e.id < @bound AND e.received_at < now() - @retention
-                          AND NOT EXISTS (SELECT 1 FROM platform.runs r WHERE r.event_id = e.id)
-                        LIMIT {BatchSize}))
-                """, connection, tx);
-            command.Parameters.AddWithValue("bound", idBound);
+            await using var command = new NpgsqlCommand(sql, connection);
+            command.Parameters.AddWithValue("bound", bound);
             command.Parameters.AddWithValue("retention", retention);
-            if (await CommitOrDeferAsync(tx, command, "events", cancellationToken) is not { } batch)
+            try
             {
+                batch = await command.ExecuteNonQueryAsync(cancellationToken);
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.ForeignKeyViolation)
+            {
+                LogDeferred(table, ex.MessageText);
                 return total;
             }
 
             total += batch;
-            if (batch < BatchSize)
-            {
-                return total;
-            }
         }
-    }
+        while (batch == batchSize);
 
-    /// <summary>
-    /// Runs a retention batch's delete and commits it: the rows deleted, or null when a foreign-key violation (a
-    /// reference taken meanwhile) rolled the batch back; its rows are left to the next pass instead of failing the pass.
-    /// </summary>
-    private async Task<long?> CommitOrDeferAsync(NpgsqlTransaction tx, NpgsqlCommand delete, string table, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var deleted = await delete.ExecuteNonQueryAsync(cancellationToken);
-            await tx.CommitAsync(cancellationToken);
-            return deleted;
-        }
-        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.ForeignKeyViolation)
-        {
-            await tx.RollbackAsync(CancellationToken.None);
-            LogDeferred(table, ex.MessageText);
-            return null;
-        }
+        return total;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Housekeeping deleted {Count} expired rows from {Table}")]
