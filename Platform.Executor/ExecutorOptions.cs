@@ -60,7 +60,7 @@ public sealed class ExecutorOptions
     /// <summary>Re-dispatches without progress after which the sweeper fails a run for good.</summary>
     public int MaxRecoveries { get; set; } = 20;
 
-    /// <summary>How often expired bookkeeping rows (event dedupe, idempotency keys, published outbox) are deleted.</summary>
+    /// <summary>How often expired bookkeeping rows (event dedupe, idempotency keys, published outbox) are deleted, and with <see cref="RunRetention"/> old runs and events.</summary>
     public TimeSpan HousekeepingInterval { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>How long a run's published lifecycle-outbox row is kept (it guards against a retried final commit).</summary>

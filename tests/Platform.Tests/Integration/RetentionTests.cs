@@ -123,7 +123,7 @@ public sealed class RetentionTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task RunOnceAsync_RunBeingRerun_SkipsItUntilTheRerunCommitted()
+    public async Task RunOnceAsync_RerunRacingTheDelete_SkipsTheRunOrTheRerunFindsNone()
     {
         await using var platform = await StartAsync("retention_rerun_race", s_thirtyDays);
         var original = await InsertRunAsync(platform, "Completed", createdAgo: TimeSpan.FromDays(41), endedAgo: TimeSpan.FromDays(40));
