@@ -5,8 +5,8 @@ using Platform.Executor.Queries;
 namespace Platform.Dashboard.Events;
 
 /// <summary>
-/// <c>/events/{eventId}</c>: one event's payload and the runs it started. An unknown id answers 200 with a "not
-/// found" page: in .NET 10 a component that sets 404 itself gets an empty body (RazorComponentEndpointInvoker).
+/// <c>/events/{eventId}</c>: one event's payload and the runs it started. An unknown id answers 404 with the router's
+/// <see cref="Shared.NotFound"/> page (<see cref="NavigationManager.NotFound"/>).
 /// </summary>
 public partial class EventPage
 {
@@ -24,6 +24,9 @@ public partial class EventPage
     [Inject]
     private TimeProvider Time { get; set; } = default!;
 
+    [Inject]
+    private NavigationManager Navigation { get; set; } = default!;
+
     protected override async Task OnParametersSetAsync()
     {
         await Guarded.RunAsync(async () =>
@@ -32,5 +35,9 @@ public partial class EventPage
             _runs = _event is null ? [] : await Queries.ListRunsOfEventAsync(_event.Id, CancellationToken.None);
             _now = Time.GetUtcNow();
         }, error => _error = error);
+        if (_event is null && _error is null)
+        {
+            Navigation.NotFound(); // 404 with the router's NotFound page
+        }
     }
 }

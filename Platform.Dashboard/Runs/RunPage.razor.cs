@@ -51,6 +51,10 @@ public partial class RunPage : IAsyncDisposable
             _error = null;
         }, error => _error = error);
         _loaded = true;
+        if (_view is null && _error is null)
+        {
+            Navigation.NotFound(); // 404 on the server render, the router's NotFound page in both
+        }
     }
 
     protected override void OnAfterRender(bool firstRender)

@@ -69,11 +69,13 @@ public sealed class HostingTests(DashboardFixture fixture)
     }
 
     [Fact]
-    public async Task EventPage_UnknownEvent_SaysSo()
+    public async Task EventPage_UnknownEvent_Answers404WithTheNotFoundPage()
     {
         using var response = await fixture.Platform.Http.GetAsync("/events/no-such-event");
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Contains("Event not found", await response.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.Contains("Nothing is at this address", body);
+        Assert.Contains("class=\"brand\"", body); // inside the dashboard's layout, not a bare page
     }
 
     [Fact]

@@ -11,6 +11,20 @@ namespace Platform.Dashboard.Tests.Browser;
 public sealed class RunPageTests(DashboardFixture fixture)
 {
     [Fact]
+    public async Task RunPage_UnknownRun_Answers404WithTheNotFoundPageInTheLayout()
+    {
+        using var response = await fixture.Platform.Http.GetAsync("/runs/01NOSUCHRUN0000000000000000");
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Contains("Nothing is at this address", await response.Content.ReadAsStringAsync());
+
+        var page = await fixture.NewPageAsync();
+        var navigation = await page.GotoAsync("/runs/01NOSUCHRUN0000000000000000");
+        Assert.Equal(404, navigation!.Status);
+        await Expect(page.Locator("h1")).ToHaveTextAsync("Not found");
+        await Expect(page.Locator("nav a[href='runs']").First).ToBeVisibleAsync(); // within the layout
+    }
+
+    [Fact]
     public async Task RunPage_CompletedTwoStepRun_ShowsEachStepWithOutputAndTimeline()
     {
         var eventId = await fixture.SendEventAsync("shop/order.placed", new { orderId = "ord-4711", sku = "SKU-2001", amount = 59.5, customerId = "cus_1" });
