@@ -232,9 +232,9 @@ public sealed class EventIngest(
         }
 
         dispatchQueue.Enqueue(runIds);
-        if (accepted.Count > 0)
+        if (runIds.Count > 0 || effects.Cancelled > 0)
         {
-            changes.Changed(); // runs started, cancelled or resumed by these events (if we die first: the dashboard's next refresh)
+            changes.Changed(); // runs started, resumed or cancelled by these events (if we die first: the dashboard's next refresh)
         }
 
         if (effects.Cancelled > 0)
