@@ -166,10 +166,18 @@ public sealed class RunStore(PlatformDatabase database, RunChangeNotifier change
         var final = request.Disposition == Disposition.Final;
         var release = request.Disposition != Disposition.Continue;
         var newVersion = run.Version + 1;
+        var invokes = t.NewWaits.Where(w => w.Kind == WorkKind.Invoke).ToList();
+        // Only a commit that changes a status (this run's, or an invoker's the end resumes) or starts runs is announced;
+        // a Continue commit, the one of almost every step, touches no trigger and pays no extra statement.
+        var announce = release || invokes.Count > 0;
 
         await using var connection = await database.DataSource.OpenConnectionAsync(cancellationToken);
         await using var batch = new NpgsqlBatch(connection);
-        batch.BatchCommands.Add(Command(RunChangeNotifier.DeferSql));
+        if (announce)
+        {
+            batch.BatchCommands.Add(Command(RunChangeNotifier.DeferSql));
+        }
+
         batch.BatchCommands.Add(Command("""
             UPDATE platform.runs
                SET version = version + 1,
@@ -202,7 +210,7 @@ public sealed class RunStore(PlatformDatabase database, RunChangeNotifier change
             ("version", run.Version),
             ("owner", run.Owner)));
         // The parameter types of @until/@output/@error must be explicit when null.
-        var update = batch.BatchCommands[1];
+        var update = batch.BatchCommands[announce ? 1 : 0];
         ((NpgsqlParameter)update.Parameters["until"]).NpgsqlDbType = NpgsqlDbType.TimestampTz;
         ((NpgsqlParameter)update.Parameters["output"]).NpgsqlDbType = NpgsqlDbType.Text;
         ((NpgsqlParameter)update.Parameters["error"]).NpgsqlDbType = NpgsqlDbType.Text;
@@ -273,7 +281,7 @@ public sealed class RunStore(PlatformDatabase database, RunChangeNotifier change
                 ("display_names", waits.Select(w => w.DisplayName).ToArray())));
         }
 
-        var invoked = AddInvokes(batch, run, t.NewWaits.Where(w => w.Kind == WorkKind.Invoke).ToList(), newVersion, Fence);
+        var invoked = AddInvokes(batch, run, invokes, newVersion, Fence);
 
         if (final)
         {
@@ -286,7 +294,11 @@ public sealed class RunStore(PlatformDatabase database, RunChangeNotifier change
         }
 
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        await reader.NextResultAsync(cancellationToken); // past the deferral's row
+        if (announce)
+        {
+            await reader.NextResultAsync(cancellationToken); // past the deferral's row
+        }
+
         if (!await reader.ReadAsync(cancellationToken))
         {
             // Lost the lease (cancelled, or taken over after expiry): nothing was written.
@@ -317,9 +329,8 @@ public sealed class RunStore(PlatformDatabase database, RunChangeNotifier change
 
         await reader.DisposeAsync();
         run.Version = newVersion;
-        if (release || invoked.Count > 0 || dispatch.Count > 0)
+        if (announce)
         {
-            // A status changed (this run's, an invoker's it resumed) or runs were created; a Continue commit changes none.
             changes.Changed();
         }
 

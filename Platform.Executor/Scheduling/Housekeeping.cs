@@ -18,7 +18,7 @@ namespace Platform.Executor.Scheduling;
 /// Runs, steps and events are the user's history: they are deleted only when the operator sets
 /// <see cref="ExecutorOptions.RunRetention"/>, and then only runs that ended before the cutoff (with their child rows,
 /// by the foreign keys' <c>ON DELETE CASCADE</c>) and events received before it that no remaining run refers to (see
-/// <see cref="DeleteEndedRunsAsync"/> and <see cref="DeleteUnreferencedEventsAsync"/>). One process at a time (advisory lock);
+/// <see cref="EndedRunsSql"/> and <see cref="UnreferencedEventsSql"/>). One process at a time (advisory lock);
 /// deletes go in batches of <see cref="BatchSize"/> rows, each its own short transaction, so a large backlog never
 /// holds locks for long. Rows are deleted only once expired by a margin (<see cref="ExpiryMargin"/>), so a delete
 /// can never race an ingest transaction whose <c>now()</c> still saw the row as live.
@@ -42,6 +42,12 @@ public sealed partial class Housekeeping(
         // Run ids are ULIDs, so "started before the cutoff" is a range scan of the primary key, not a table scan.
         ("run_outbox", "run_id < @cutoff AND published_at < now() - @outbox"),
     ];
+
+    /// <summary>A bookkeeping delete: ctid batches of at most <see cref="BatchSize"/> rows.</summary>
+    private static string ExpiredRowsSql(string table, string condition) => $"""
+        DELETE FROM platform.{table}
+         WHERE ctid = ANY(ARRAY(SELECT ctid FROM platform.{table} WHERE {condition} LIMIT {BatchSize}))
+        """;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -81,49 +87,36 @@ public sealed partial class Housekeeping(
         }
 
         var cutoff = Ulid.Create((DateTimeOffset.UtcNow - _options.OutboxRetention).ToUnixTimeMilliseconds(), new byte[10]);
+        var deletes = s_targets
+            .Select(t => (t.Table, BatchSize, ExpiredRowsSql(t.Table, t.Condition), (Action<NpgsqlParameterCollection>)(p =>
+            {
+                p.AddWithValue("margin", ExpiryMargin);
+                p.AddWithValue("outbox", _options.OutboxRetention);
+                p.AddWithValue("cutoff", cutoff);
+            })))
+            .ToList();
+        if (_options.RunRetention is { } retention)
+        {
+            // Runs first: the events they referred to become unreferenced in the same pass.
+            var bound = Ulid.Create((DateTimeOffset.UtcNow - retention).ToUnixTimeMilliseconds(), new byte[10]);
+            Action<NpgsqlParameterCollection> bind = p =>
+            {
+                p.AddWithValue("bound", bound);
+                p.AddWithValue("retention", retention);
+            };
+            deletes.Add(("runs", RunBatchSize, EndedRunsSql, bind));
+            deletes.Add(("events", BatchSize, UnreferencedEventsSql, bind));
+        }
+
         try
         {
-            foreach (var (table, condition) in s_targets)
+            foreach (var (table, batchSize, sql, bind) in deletes)
             {
-                long total = 0;
-                int batch;
-                do
-                {
-                    // ctid batches: each statement is its own transaction and touches at most BatchSize rows.
-                    await using var command = new NpgsqlCommand($"""
-                        DELETE FROM platform.{table}
-                         WHERE ctid = ANY(ARRAY(SELECT ctid FROM platform.{table} WHERE {condition} LIMIT {BatchSize}))
-                        """, connection);
-                    command.Parameters.AddWithValue("margin", ExpiryMargin);
-                    command.Parameters.AddWithValue("outbox", _options.OutboxRetention);
-                    command.Parameters.AddWithValue("cutoff", cutoff);
-                    batch = await command.ExecuteNonQueryAsync(cancellationToken);
-                    total += batch;
-                }
-                while (batch == BatchSize);
-
+                var total = await DeleteInBatchesAsync(connection, table, batchSize, sql, bind, cancellationToken);
                 deleted[table] = total;
                 if (total > 0)
                 {
                     LogDeleted(total, table);
-                }
-            }
-
-            if (_options.RunRetention is { } retention)
-            {
-                // Runs first: the events they referred to become unreferenced in the same pass.
-                foreach (var (table, delete) in new (string, Func<NpgsqlConnection, TimeSpan, CancellationToken, Task<long>>)[]
-                         {
-                             ("runs", DeleteEndedRunsAsync),
-                             ("events", DeleteUnreferencedEventsAsync),
-                         })
-                {
-                    var total = await delete(connection, retention, cancellationToken);
-                    deleted[table] = total;
-                    if (total > 0)
-                    {
-                        LogDeleted(total, table);
-                    }
                 }
             }
         }
@@ -138,7 +131,7 @@ public sealed partial class Housekeeping(
     }
 
     /// <summary>
-    /// Deletes runs that ended (Completed, Failed, Cancelled) more than <paramref name="retention"/> ago, in batches.
+    /// Deletes runs that ended (Completed, Failed, Cancelled) more than <see cref="ExecutorOptions.RunRetention"/> ago, in batches.
     /// Their steps, attempts, waits and outbox row go with them (<c>ON DELETE CASCADE</c>); a run that has not ended
     /// is never picked, however old. A run that another run reruns is kept while that rerun exists: the rerun's link
     /// (<c>rerun_of_run_id</c>, foreign key <c>RESTRICT</c>) never dangles and cannot be cleared either (the reruns
@@ -149,54 +142,52 @@ public sealed partial class Housekeeping(
     /// that committed between this batch's snapshot and its lock fails the delete's foreign key, and the batch is
     /// left to the next pass.
     /// </summary>
-    private Task<long> DeleteEndedRunsAsync(NpgsqlConnection connection, TimeSpan retention, CancellationToken cancellationToken) =>
-        // Ids are ULIDs of the creation time and a run ends after it was created: every run that ended before the
-        // cutoff has an id below it, so the walk is a range of the primary key. The condition itself is ended_at
-        // (database time); a run whose id a skewed clock put above the bound is only picked a later pass.
-        DeleteInBatchesAsync(connection, "runs", RunBatchSize, retention, $"""
-            DELETE FROM platform.runs
-             WHERE id = ANY(ARRAY(
-                   SELECT r.id FROM platform.runs r
-                    WHERE r.id < @bound AND r.status IN ('Completed', 'Failed', 'Cancelled') AND r.ended_at < now() - @retention
-                      AND NOT EXISTS (SELECT 1 FROM platform.runs rerun WHERE rerun.rerun_of_run_id = r.id)
-                    ORDER BY r.id
-                    LIMIT {RunBatchSize}
-                      FOR UPDATE OF r SKIP LOCKED))
-            """, cancellationToken);
+    /// <remarks>
+    /// Ids are ULIDs of the creation time and a run ends after it was created: every run that ended before the cutoff
+    /// has an id below <c>@bound</c>, so the walk is a range of the primary key. The condition itself is <c>ended_at</c>
+    /// (database time); a run whose id a skewed clock put above the bound is only picked a later pass.
+    /// </remarks>
+    private static readonly string EndedRunsSql = $"""
+        DELETE FROM platform.runs
+         WHERE id = ANY(ARRAY(
+               SELECT r.id FROM platform.runs r
+                WHERE r.id < @bound AND r.status IN ('Completed', 'Failed', 'Cancelled') AND r.ended_at < now() - @retention
+                  AND NOT EXISTS (SELECT 1 FROM platform.runs rerun WHERE rerun.rerun_of_run_id = r.id)
+                ORDER BY r.id
+                LIMIT {RunBatchSize}
+                  FOR UPDATE OF r SKIP LOCKED))
+        """;
 
     /// <summary>
-    /// Deletes events received more than <paramref name="retention"/> ago that no run refers to (<c>runs.event_id</c>
+    /// Deletes events received more than <see cref="ExecutorOptions.RunRetention"/> ago that no run refers to (<c>runs.event_id</c>
     /// has no foreign key, so the <c>NOT EXISTS</c> is the guard). No run can start referring to such an event
     /// meanwhile: ingest creates runs only for the events it inserts in the same transaction (new ids), and a rerun
     /// copies the event of a run that still exists, which keeps the event referenced; that run can only go through
-    /// <see cref="DeleteEndedRunsAsync"/>, which runs before this under the same lock and skips a run being rerun.
+    /// <see cref="EndedRunsSql"/>, which runs before this under the same lock and skips a run being rerun.
     /// </summary>
-    private Task<long> DeleteUnreferencedEventsAsync(NpgsqlConnection connection, TimeSpan retention, CancellationToken cancellationToken) =>
-        DeleteInBatchesAsync(connection, "events", BatchSize, retention, $"""
-            DELETE FROM platform.events
-             WHERE ctid = ANY(ARRAY(
-                   SELECT e.ctid FROM platform.events e
-                    WHERE e.id < @bound AND e.received_at < now() - @retention
-                      AND NOT EXISTS (SELECT 1 FROM platform.runs r WHERE r.event_id = e.id)
-                    LIMIT {BatchSize}))
-            """, cancellationToken);
+    private static readonly string UnreferencedEventsSql = $"""
+        DELETE FROM platform.events
+         WHERE ctid = ANY(ARRAY(
+               SELECT e.ctid FROM platform.events e
+                WHERE e.id < @bound AND e.received_at < now() - @retention
+                  AND NOT EXISTS (SELECT 1 FROM platform.runs r WHERE r.event_id = e.id)
+                LIMIT {BatchSize}))
+        """;
 
     /// <summary>
-    /// Runs a retention delete (each statement its own short transaction) until a batch comes back short. A
-    /// foreign-key violation (a reference taken meanwhile) rolls that batch back and leaves it to the next pass
-    /// instead of failing the pass.
+    /// Runs one delete (each statement its own short transaction) until a batch comes back short. A foreign-key
+    /// violation (a reference taken meanwhile, see <see cref="EndedRunsSql"/>) rolls that batch back and leaves it to
+    /// the next pass instead of failing the pass.
     /// </summary>
     private async Task<long> DeleteInBatchesAsync(
-        NpgsqlConnection connection, string table, int batchSize, TimeSpan retention, string sql, CancellationToken cancellationToken)
+        NpgsqlConnection connection, string table, int batchSize, string sql, Action<NpgsqlParameterCollection> bind, CancellationToken cancellationToken)
     {
-        var bound = Ulid.Create((DateTimeOffset.UtcNow - retention).ToUnixTimeMilliseconds(), new byte[10]);
         long total = 0;
         int batch;
         do
         {
             await using var command = new NpgsqlCommand(sql, connection);
-            command.Parameters.AddWithValue("bound", bound);
-            command.Parameters.AddWithValue("retention", retention);
+            bind(command.Parameters);
             try
             {
                 batch = await command.ExecuteNonQueryAsync(cancellationToken);
