@@ -44,17 +44,9 @@ public sealed class LiveRefresh : IAsyncDisposable
         {
             while (await timer.WaitForNextTickAsync(stop))
             {
-                try
+                if (!await RefreshOnceAsync(refresh, failed, stop))
                 {
-                    await refresh(stop);
-                }
-                catch (Exception) when (stop.IsCancellationRequested)
-                {
-                    return; // Disposed mid-refresh (the circuit may be gone): nothing to show it to.
-                }
-                catch (Exception ex)
-                {
-                    await failed(ex);
+                    return;
                 }
             }
         }
@@ -87,22 +79,33 @@ public sealed class LiveRefresh : IAsyncDisposable
             }
 
             signals.Reader.TryRead(out _);
-            try
+            if (!await RefreshOnceAsync(refresh, failed, stop))
             {
-                await refresh(stop);
-            }
-            catch (Exception) when (stop.IsCancellationRequested)
-            {
-                return; // Disposed mid-refresh (the circuit may be gone): nothing to show it to.
-            }
-            catch (Exception ex)
-            {
-                await failed(ex);
+                return;
             }
 
             // The debounce: signals of the next interval wait here and fold into one refresh.
             await Task.Delay(options.MinRefreshInterval, time, stop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
+    }
+
+    /// <summary>One refresh; a failure is reported and the loop goes on. False once disposed.</summary>
+    private static async Task<bool> RefreshOnceAsync(Func<CancellationToken, Task> refresh, Func<Exception, Task> failed, CancellationToken stop)
+    {
+        try
+        {
+            await refresh(stop);
+        }
+        catch (Exception) when (stop.IsCancellationRequested)
+        {
+            return false; // Disposed mid-refresh (the circuit may be gone): nothing to show it to.
+        }
+        catch (Exception ex)
+        {
+            await failed(ex);
+        }
+
+        return true;
     }
 
     public async ValueTask DisposeAsync()
